@@ -1,0 +1,45 @@
+"""Self-contained checkpoints: model kind + constructor config + weights + target normaliser (inside
+the weights) + graph settings + dataset name/target/units + package version, so ``predict`` needs
+nothing else."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from aecgcnn import InputError, __version__
+from aecgcnn.graph import GraphSettings
+from aecgcnn.models import build_model
+
+
+def save_checkpoint(path, model, graph_settings: GraphSettings, dataset: str = "", target: str = "",
+                    units: str = "", extra: dict | None = None) -> Path:
+    """Write a checkpoint file and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({
+        "format": 1, "package_version": __version__, "kind": model.kind, "config": model.config_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "graph_settings": graph_settings.to_dict(), "dataset": dataset, "target": target, "units": units,
+        "extra": extra or {},
+    }, path)
+    return path
+
+
+def load_checkpoint(path, device="cpu"):
+    """Rebuild the model from a checkpoint: returns ``(model in eval mode, metadata dict)``."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable aecgcnn checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(ckpt, dict) or "kind" not in ckpt or "config" not in ckpt:
+        raise InputError(f"{path}: not an aecgcnn checkpoint (no model kind / config)")
+    model = build_model(ckpt["kind"], ckpt["config"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.to(device).eval()
+    meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
+    meta["graph_settings"] = GraphSettings(**ckpt["graph_settings"])
+    return model, meta

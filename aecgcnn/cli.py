@@ -1,0 +1,223 @@
+"""The ``aecgcnn`` command line: data list/build/download, train, predict, evaluate."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+from aecgcnn import InputError, __version__
+
+
+def _add_common(p):
+    p.add_argument("--data-dir", default=None, help="data root (default: $AECGCNN_DATA)")
+    p.add_argument("--cache-dir", default=None, help="graph cache (default: $AECGCNN_CACHE or ~/.cache/aecgcnn/graphs)")
+
+
+def cmd_data_list(args):
+    from aecgcnn.data.datasets import DATASETS, load_entries, resolve_data_dir
+    root = resolve_data_dir(args.data_dir)
+    print(f"data directory: {root}")
+    print(f"{'dataset':24s} {'entries':>8s} {'labelled':>9s}  {'target':32s} {'units':8s} present")
+    for name, spec in DATASETS.items():
+        try:
+            entries = load_entries(name, root)
+            n, lab, present = len(entries), sum(not math.isnan(e.target) for e in entries), "yes"
+        except InputError:
+            n, lab, present = 0, 0, "no (see data/README.md)"
+        demo = " [demo only]" if spec.demo_only else ""
+        print(f"{name:24s} {n:8d} {lab:9d}  {spec.target:32s} {spec.units:8s} {present}{demo}")
+
+
+def cmd_data_build(args):
+    from aecgcnn.data.cache import GraphCache, build_graphs
+    from aecgcnn.data.datasets import load_entries
+    from aecgcnn.graph import GraphSettings
+    settings = GraphSettings(cutoff=args.cutoff, max_neighbors=args.max_neighbors)
+    for name in args.names:
+        t = time.time()
+        entries = load_entries(name, args.data_dir)
+        report = Path(args.report_dir) / f"{Path(name).name}-skipped.csv"
+        r = build_graphs(entries, settings, args.cache_dir, workers=args.workers, report_path=report)
+        cache = GraphCache(args.cache_dir, settings)
+        print(f"{name}: {len(entries)} entries -> {r.summary()} in {time.time() - t:.0f} s; "
+              f"{sum(g.num_atoms for g in r.graphs)} atoms; cache {cache.root} ({cache.size_bytes() / 2**20:.0f} MiB)")
+
+
+def cmd_data_download(args):
+    from aecgcnn.data.datasets import DATASETS, resolve_data_dir
+    from aecgcnn.data.sources import FILES, download
+    root = resolve_data_dir(args.data_dir)
+    for name in args.names:
+        for rel in DATASETS[name].files:
+            if rel not in FILES:
+                raise InputError(f"{name}: {DATASETS[name].description}")
+            print(f"{rel} -> {download(rel, root)}")
+
+
+def _experiment_from_args(args):
+    from aecgcnn.experiment import Experiment
+    overrides = {}
+    if args.geo_features:
+        overrides["geo_features"] = args.geo_features
+    preset = "geocgnn" if args.model == "geocgnn" else args.preset
+    if preset == "geocgnn" and args.geo_features:
+        overrides = {"use_plane_waves": "plane" in args.geo_features}
+    return Experiment(dataset=args.dataset, preset=preset, overrides=overrides, split=args.split, seed=args.seed,
+                      epochs=args.epochs, train_size=args.train_size, val_size=args.val_size,
+                      test_size=args.test_size, batch_size=args.batch_size, lr=args.lr,
+                      weight_decay=args.weight_decay, device=args.device, amp=args.amp, compile=args.compile,
+                      data_dir=args.data_dir, cache_dir=args.cache_dir, out_dir=args.out)
+
+
+def cmd_train(args):
+    from aecgcnn.experiment import run_experiment
+    exp = _experiment_from_args(args)
+    m = run_experiment(exp)
+    t = m["test"]
+    print(f"test: MAE {t['mae']:.4f} {m['units']}  RMSE {t['rmse']:.4f}  R2 {t['r2']:.3f}  SRCC {t['srcc']:.3f} "
+          f"(n={t['n']}, best epoch {m['best_epoch']}, {m['train_seconds']:.0f} s on {m['provenance']['device']})")
+    print(f"wrote {Path(args.out) / 'checkpoint.pt'}, history.csv, metrics.json, test_predictions.csv")
+
+
+def cmd_predict(args):
+    from aecgcnn.checkpoint import load_checkpoint
+    from aecgcnn.predict import collect_cifs, entries_from_files, predict_entries
+    from aecgcnn.train import resolve_device
+    device = resolve_device(args.device)
+    model, meta = load_checkpoint(args.checkpoint, device)
+    entries, failures = entries_from_files(collect_cifs(args.paths))
+    pred = predict_entries(model, meta, entries, with_attention=bool(args.attention), device=device,
+                           cache_dir=args.cache_dir)
+    failures += pred.failures
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    units = meta.get("units", "")
+    with open(out, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "path", f"prediction ({meta.get('target', 'target')}, {units})"])
+        w.writerows(zip(pred.ids, pred.paths, pred.values))
+    print(f"predicted {len(pred.ids)} structures -> {out}")
+    if args.attention:
+        with open(args.attention, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=["id", "atom_index", "Z", "x", "y", "z", "weight"])
+            w.writeheader()
+            w.writerows(pred.atoms)
+        print(f"per-atom pooling weights -> {args.attention}")
+    if failures:
+        skipped = out.with_name(out.stem + "_skipped.csv")
+        with open(skipped, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "problem"])
+            w.writerows(failures)
+        print(f"skipped {len(failures)} bad input(s), listed in {skipped}:", file=sys.stderr)
+        for _, msg in failures[:10]:
+            print(f"  {msg}", file=sys.stderr)
+
+
+def cmd_evaluate(args):
+    from aecgcnn.checkpoint import load_checkpoint
+    from aecgcnn.data.datasets import load_entries
+    from aecgcnn.experiment import Experiment, load_datasets, prepare_split
+    from aecgcnn.train import evaluate, resolve_device
+    device = resolve_device(args.device)
+    model, meta = load_checkpoint(args.checkpoint, device)
+    saved = dict(meta.get("extra", {}).get("experiment", {}))
+    dataset = args.dataset or saved.get("dataset") or meta.get("dataset")
+    same = dataset == saved.get("dataset")
+    exp = Experiment(**{**(saved if same else {}), "dataset": dataset, "data_dir": args.data_dir,
+                        "cache_dir": args.cache_dir, "out_dir": None, "save_split_file": False,
+                        **({"split": args.split_file} if args.split_file else {}),
+                        **({} if same else {"split": args.split_file or "80-10-10"})})
+    entries = load_entries(dataset, args.data_dir)
+    if args.split == "all":
+        split = {"train": [], "val": [], "test": [e.id for e in entries], "meta": {}}
+    else:
+        split = prepare_split(exp, entries)
+    sets, _ = load_datasets(exp, split, entries)
+    part = "test" if args.split == "all" else args.split
+    m = evaluate(model, sets[part], device=device)
+    print(json.dumps({"checkpoint": str(args.checkpoint), "dataset": dataset, "split": args.split, **m}, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from aecgcnn.models import LADDER
+    p = argparse.ArgumentParser(prog="aecgcnn", description="AE-CGCNN: attention-everywhere crystal graph networks")
+    p.add_argument("--version", action="version", version=__version__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="datasets: list, build graphs, download")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    q = dsub.add_parser("list", help="every dataset with its entry count, target, units and presence")
+    _add_common(q)
+    q.set_defaults(func=cmd_data_list)
+    q = dsub.add_parser("build", help="build and cache the graphs of datasets")
+    q.add_argument("names", nargs="+")
+    q.add_argument("--workers", type=int, default=None)
+    q.add_argument("--cutoff", type=float, default=8.0)
+    q.add_argument("--max-neighbors", type=int, default=12)
+    q.add_argument("--report-dir", default="reports")
+    _add_common(q)
+    q.set_defaults(func=cmd_data_build)
+    q = dsub.add_parser("download", help="fetch the public data files (needs internet)")
+    q.add_argument("names", nargs="+")
+    _add_common(q)
+    q.set_defaults(func=cmd_data_download)
+
+    t = sub.add_parser("train", help="train a model and test the best-validation checkpoint")
+    t.add_argument("--dataset", required=True, help="named dataset, CGCNN-layout folder or CSV/JSONL table")
+    t.add_argument("--preset", default="ae-cgcnn", choices=LADDER + ["geocgnn"])
+    t.add_argument("--model", default="aecgcnn", choices=["aecgcnn", "geocgnn"])
+    t.add_argument("--geo-features", default=None, choices=["none", "radial", "plane", "radial+plane"],
+                   help="override the preset's GeoCGNN edge features (Table III: radial)")
+    t.add_argument("--epochs", type=int, default=50)
+    t.add_argument("--train-size", type=int, default=None)
+    t.add_argument("--val-size", type=int, default=None)
+    t.add_argument("--test-size", type=int, default=None)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--split", default="80-10-10", help="80-10-10 | 70-30 | file | fold0..4 | a split .json")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--weight-decay", type=float, default=5e-4)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
+    t.add_argument("--compile", action="store_true", help="torch.compile the conv layers (faster long runs)")
+    t.add_argument("--out", default="runs/latest")
+    _add_common(t)
+    t.set_defaults(func=cmd_train)
+
+    q = sub.add_parser("predict", help="predict CIF files (or folders of CIFs) with a checkpoint")
+    q.add_argument("checkpoint")
+    q.add_argument("paths", nargs="+")
+    q.add_argument("--out", default="predictions.csv")
+    q.add_argument("--attention", default=None, help="also write per-atom pooling weights to this CSV")
+    q.add_argument("--device", default="auto")
+    q.add_argument("--cache-dir", default=None)
+    q.set_defaults(func=cmd_predict)
+
+    q = sub.add_parser("evaluate", help="metrics of a checkpoint on a split of a dataset")
+    q.add_argument("checkpoint")
+    q.add_argument("--dataset", default=None, help="default: the checkpoint's dataset")
+    q.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    q.add_argument("--split-file", default=None)
+    q.add_argument("--device", default="auto")
+    _add_common(q)
+    q.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except InputError as exc:
+        print(f"aecgcnn: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""On-disk graph cache and the parallel bulk builder.
+
+Graphs are cached one file per structure at ``<cache>/<settings-key>/<h[:2]>/<h>.npz`` where ``h`` is the
+SHA-1 of the CIF text, so a cache entry is valid for any dataset holding the same file and is invalidated
+by any change of the graph settings or of the file. Bulk builds run in a process pool with a progress bar,
+skip bad entries and report them (count on stdout, one row per entry in a CSV report).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import multiprocessing as mp
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from aecgcnn import InputError
+from aecgcnn.cif import parse_cif
+from aecgcnn.data.datasets import Entry
+from aecgcnn.graph import CrystalGraph, GraphSettings, build_graph
+
+CACHE_ENV_VAR = "AECGCNN_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """``$AECGCNN_CACHE`` or ``~/.cache/aecgcnn/graphs``."""
+    return Path(os.environ.get(CACHE_ENV_VAR, Path.home() / ".cache" / "aecgcnn" / "graphs"))
+
+
+def content_hash(text: str) -> str:
+    """SHA-1 hex digest of a CIF text (the cache key together with the settings)."""
+    return hashlib.sha1(text.encode("utf-8", errors="replace")).hexdigest()
+
+
+class GraphCache:
+    """Per-structure ``.npz`` cache for one :class:`GraphSettings`."""
+
+    def __init__(self, root: str | Path | None, settings: GraphSettings):
+        self.settings = settings
+        self.root = Path(root or default_cache_dir()) / settings.key()
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npz"
+
+    def get(self, key: str) -> CrystalGraph | None:
+        p = self.path(key)
+        if not p.exists():
+            return None
+        try:
+            return CrystalGraph.load(p)
+        except Exception:  # a truncated file from an interrupted run: rebuild it
+            p.unlink(missing_ok=True)
+            return None
+
+    def put(self, key: str, graph: CrystalGraph) -> None:
+        p = self.path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.stem + f".{os.getpid()}.tmp.npz")
+        graph.save(tmp)
+        tmp.replace(p)
+
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.root.rglob("*.npz")) if self.root.exists() else 0
+
+
+def graph_from_cif(text: str, source: str, settings: GraphSettings) -> CrystalGraph:
+    """Parse a CIF text and build its graph (raises InputError naming ``source``)."""
+    parsed = parse_cif(text, source)
+    return build_graph(parsed.structure, settings.cutoff, settings.max_neighbors, parsed.charges, source)
+
+
+def _build_one(args):
+    key, text, source, settings, cache_root = args
+    try:
+        graph = graph_from_cif(text, source, settings)
+    except InputError as exc:
+        return key, None, str(exc)
+    except Exception as exc:  # never let one file kill a bulk build
+        return key, None, f"{source}: unexpected error while building the graph ({type(exc).__name__}: {exc})"
+    GraphCache(cache_root, settings).put(key, graph)
+    return key, graph, None
+
+
+@dataclass
+class BuildResult:
+    """Graphs of the good entries (same order as ``entries``) and the report of the bad ones."""
+
+    entries: list[Entry]
+    graphs: list[CrystalGraph]
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (entry id, message)
+    n_cached: int = 0
+    n_built: int = 0
+    report_path: Path | None = None
+
+    def summary(self) -> str:
+        s = (f"{len(self.graphs)} graphs ({self.n_cached} read from cache, {self.n_built} built), "
+             f"{len(self.failures)} entries skipped")
+        if self.report_path:
+            s += f" (see {self.report_path})"
+        return s
+
+
+def build_graphs(entries: list[Entry], settings: GraphSettings | None = None, cache_dir=None,
+                 workers: int | None = None, require_target: bool = True, report_path=None,
+                 progress: bool = True, verbose: bool = True) -> BuildResult:
+    """Build (or read from the cache) the graphs of many entries.
+
+    Bad entries (no CIF, unparsable, disordered, isolated atoms, NaN/missing label when
+    ``require_target``) are skipped and reported; the returned ``entries`` are the good ones.
+    """
+    settings = settings or GraphSettings()
+    cache = GraphCache(cache_dir, settings)
+    failures: list[tuple[str, str]] = []
+    keys: dict[int, str] = {}
+    graphs: dict[str, CrystalGraph] = {}
+    todo = {}
+    for i, e in enumerate(entries):
+        if require_target and (e.target is None or math.isnan(e.target)):
+            failures.append((e.id, f"{e.source}: label is NaN or missing"))
+            continue
+        if e.cif is None:
+            failures.append((e.id, f"{e.source}: no CIF found for this entry"))
+            continue
+        k = content_hash(e.cif)
+        keys[i] = k
+        if k in graphs or k in todo:
+            continue
+        g = cache.get(k)
+        if g is not None:
+            graphs[k] = g
+        else:
+            todo[k] = (k, e.cif, e.source, settings, cache.root.parent)
+    n_cached = len(graphs)
+    errors: dict[str, str] = {}
+    if todo:
+        workers = workers or max(1, min(len(todo) // 50 + 1, os.cpu_count() or 1))
+        jobs = list(todo.values())
+        bar = tqdm(total=len(jobs), desc="building graphs", unit="crystal", disable=not progress)
+        if workers > 1:
+            ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+            with ctx.Pool(workers) as pool:
+                for k, g, err in pool.imap_unordered(_build_one, jobs, chunksize=8):
+                    graphs.update({k: g} if g is not None else {})
+                    errors.update({k: err} if err else {})
+                    bar.update()
+        else:
+            for job in jobs:
+                k, g, err = _build_one(job)
+                graphs.update({k: g} if g is not None else {})
+                errors.update({k: err} if err else {})
+                bar.update()
+        bar.close()
+    good_entries, good_graphs = [], []
+    for i, e in enumerate(entries):
+        k = keys.get(i)
+        if k is None:
+            continue
+        if k in errors:
+            failures.append((e.id, errors[k]))
+        else:
+            good_entries.append(e)
+            good_graphs.append(graphs[k])
+    result = BuildResult(good_entries, good_graphs, failures, n_cached, len(todo) - len(errors))
+    if failures and report_path is not None:
+        report_path = Path(report_path)
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(report_path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "problem"])
+            w.writerows(failures)
+        result.report_path = report_path
+    if verbose:
+        where = f"cache {cache.root}"
+        print(f"[aecgcnn] {result.summary()}; {where}")
+    return result

@@ -1,0 +1,155 @@
+"""One experiment end to end: dataset → split (saved) → graphs (cached) → train → test → files.
+
+Used by the CLI (``aecgcnn train``) and by the notebooks, so both produce the same outputs:
+``checkpoint.pt``, ``history.csv``, ``metrics.json`` (with provenance) and ``test_predictions.csv``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from aecgcnn import InputError
+from aecgcnn.checkpoint import save_checkpoint
+from aecgcnn.data.batch import GraphDataset
+from aecgcnn.data.cache import build_graphs
+from aecgcnn.data.datasets import DATASETS, load_entries
+from aecgcnn.data.splits import load_split, make_split, save_split
+from aecgcnn.graph import GraphSettings
+from aecgcnn.metrics import aggregate, regression_metrics
+from aecgcnn.models import model_from_preset
+from aecgcnn.provenance import stamp
+from aecgcnn.train import TrainConfig, predict_dataset, resolve_device, train_model
+
+
+@dataclass
+class Experiment:
+    """What to run. ``preset``: a Table I rung or ``geocgnn``; ``overrides``: model config changes
+    (e.g. ``{"geo_features": "radial"}``); ``split``: ``80-10-10`` | ``70-30`` | ``file`` | a split JSON;
+    ``train_size`` / ``val_size`` / ``test_size``: nested seeded subsets (None = all)."""
+
+    dataset: str
+    preset: str = "ae-cgcnn"
+    overrides: dict = field(default_factory=dict)
+    split: str = "80-10-10"
+    seed: int = 0
+    epochs: int = 50
+    train_size: int | None = None
+    val_size: int | None = None
+    test_size: int | None = None
+    split_seed: int | None = None  # defaults to seed: the paper averages over random splits
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    device: str = "auto"
+    amp: bool = False
+    compile: bool = False
+    data_dir: str | None = None
+    cache_dir: str | None = None
+    out_dir: str | None = None
+    progress: bool = True
+    save_split_file: bool = True
+
+
+def _subset(ids: list[str], n: int | None, seed: int) -> list[str]:
+    if n is None or n >= len(ids):
+        return list(ids)
+    rng = np.random.default_rng(seed)
+    return [ids[i] for i in rng.permutation(len(ids))[:n]]
+
+
+def prepare_split(exp: Experiment, entries) -> dict:
+    """The (saved) split of the experiment, with the requested nested subset sizes applied."""
+    split_seed = exp.seed if exp.split_seed is None else exp.split_seed
+    if Path(exp.split).suffix == ".json":
+        split = load_split(exp.split)
+    else:
+        split = make_split(exp.split, entries, split_seed)
+        if exp.save_split_file and exp.dataset in DATASETS:
+            name = exp.split if exp.split == "file" else f"{exp.split}-seed{split_seed}"
+            save_split(split, exp.dataset, name)
+    # nested subsets: the permutation depends on the split seed only, so train_300 ⊂ train_500 ⊂ ...
+    return {"train": _subset(split["train"], exp.train_size, split_seed),
+            "val": _subset(split["val"], exp.val_size, split_seed + 1),
+            "test": _subset(split["test"], exp.test_size, split_seed + 2),
+            "meta": split.get("meta", {})}
+
+
+def load_datasets(exp: Experiment, split: dict, entries, report_dir: Path | None = None):
+    """Build (or read cached) graphs of the split's entries → dict of GraphDataset and the build result."""
+    wanted = set(split["train"]) | set(split["val"]) | set(split["test"])
+    chosen = [e for e in entries if e.id in wanted]
+    report = (report_dir / "skipped_entries.csv") if report_dir else None
+    built = build_graphs(chosen, GraphSettings(), exp.cache_dir, report_path=report, progress=exp.progress)
+    index = {e.id: (g, e.target) for e, g in zip(built.entries, built.graphs)}
+    sets = {}
+    for part in ("train", "val", "test"):
+        ids = [i for i in split[part] if i in index]
+        sets[part] = GraphDataset([index[i][0] for i in ids], [index[i][1] for i in ids], ids)
+    return sets, built
+
+
+def run_experiment(exp: Experiment, entries=None) -> dict:
+    """Run one experiment; returns the metrics dict (also written to ``out_dir/metrics.json``)."""
+    entries = entries if entries is not None else load_entries(exp.dataset, exp.data_dir)
+    out = Path(exp.out_dir) if exp.out_dir else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    split = prepare_split(exp, entries)
+    sets, built = load_datasets(exp, split, entries, out)
+    if len(sets["train"]) < 2 or len(sets["val"]) < 1 or len(sets["test"]) < 1:
+        raise InputError(f"{exp.dataset}: too few crystals after the split "
+                         f"(train {len(sets['train'])}, val {len(sets['val'])}, test {len(sets['test'])})")
+    model = model_from_preset(exp.preset, **exp.overrides)
+    tcfg = TrainConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, batch_size=exp.batch_size,
+                       seed=exp.seed, device=exp.device, amp=exp.amp, compile=exp.compile,
+                       progress=exp.progress)
+    result = train_model(model, sets["train"], sets["val"], tcfg)
+    device = resolve_device(exp.device)
+    p_test, t_test = predict_dataset(model, sets["test"], exp.batch_size, device)
+    p_train, t_train = predict_dataset(model, sets["train"], exp.batch_size, device)
+    spec = DATASETS.get(exp.dataset)
+    metrics = {
+        "test": regression_metrics(t_test, p_test),
+        "train": regression_metrics(t_train, p_train),
+        "best_epoch": result.best_epoch, "best_val_mae": result.best_val_mae,
+        "train_seconds": result.seconds,
+        "sizes": {k: len(v) for k, v in sets.items()},
+        "skipped_entries": len(built.failures),
+        "experiment": asdict(exp),
+        "model_config": model.config_dict(), "model_kind": model.kind,
+        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        "data_files": list(spec.files) if spec else [exp.dataset],
+        "target": spec.target if spec else "target", "units": spec.units if spec else "",
+        "split_meta": split["meta"],
+        "provenance": stamp(device),
+    }
+    metrics["history"] = result.history
+    if out:
+        save_checkpoint(out / "checkpoint.pt", model, GraphSettings(), exp.dataset, metrics["target"],
+                        metrics["units"], extra={"preset": exp.preset, "test_mae": metrics["test"]["mae"], "experiment": asdict(exp)})
+        with open(out / "history.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(result.history[0]))
+            w.writeheader()
+            w.writerows(result.history)
+        with open(out / "test_predictions.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "target", "prediction"])
+            w.writerows(zip(sets["test"].ids, t_test.tolist(), p_test.tolist()))
+        (out / "metrics.json").write_text(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
+    return metrics
+
+
+def run_seeds(exp: Experiment, seeds: list[int], entries=None) -> dict:
+    """The same experiment over several seeds (each with its own random split, as the paper's 5 splits):
+    returns ``{"runs": [...], "test": {metric: (mean, std)}, "train": {...}}``."""
+    entries = entries if entries is not None else load_entries(exp.dataset, exp.data_dir)
+    runs = []
+    for s in seeds:
+        sub = Experiment(**{**asdict(exp), "seed": s,
+                            "out_dir": str(Path(exp.out_dir) / f"seed{s}") if exp.out_dir else None})
+        runs.append(run_experiment(sub, entries))
+    return {"runs": runs, "test": aggregate([r["test"] for r in runs]), "train": aggregate([r["train"] for r in runs])}

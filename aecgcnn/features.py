@@ -1,0 +1,54 @@
+"""Edge-feature expansions, computed per batch on the device (never stored in the cache).
+
+- :func:`gaussian_expansion`: CGCNN/AE-CGCNN distance features (design notes §1).
+- :func:`geo_radial_basis`: GeoCGNN radial basis on exp(−d) with a smooth cutoff (notes §3).
+- :func:`plane_wave_basis`: GeoCGNN plane waves cos(k·r)/√V on the 4×4×4 reciprocal grid (notes §3).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def gaussian_expansion(d: torch.Tensor, d_min: float = 0.0, d_max: float = 8.0, step: float = 0.2,
+                       width: float = 0.2) -> torch.Tensor:
+    """exp(−(d − μ_k)² / width²), μ_k = d_min, d_min+step, …, d_max. d: [...] Å → [..., 41] for defaults."""
+    n = int(round((d_max - d_min) / step)) + 1
+    centers = torch.linspace(d_min, d_max, n, device=d.device, dtype=d.dtype)
+    return torch.exp(-((d.unsqueeze(-1) - centers) ** 2) / width ** 2)
+
+
+def smooth_cutoff(d: torch.Tensor, cutoff: float = 8.0) -> torch.Tensor:
+    """Φ(d) = 1 − 6x⁵ + 15x⁴ − 10x³, x = d / r_c, zero beyond r_c. d: [...] Å → [...]."""
+    x = (d / cutoff).clamp(max=1.0)
+    return 1 - 6 * x ** 5 + 15 * x ** 4 - 10 * x ** 3
+
+
+def geo_radial_basis(d: torch.Tensor, n: int = 64, cutoff: float = 8.0) -> torch.Tensor:
+    """G_k(d) = Φ(d) exp(−β (e^{−d} − μ_k)²), μ_k = e^{−r_c} + (1 − e^{−r_c}) k/n, k = 1..n,
+    β = (2 (1 − e^{−r_c}) / n)^{−2}. d: [...] Å → [..., n]."""
+    lo = math.exp(-cutoff)
+    mu = lo + (1 - lo) * torch.arange(1, n + 1, device=d.device, dtype=d.dtype) / n
+    beta = (2 * (1 - lo) / n) ** -2
+    return smooth_cutoff(d, cutoff).unsqueeze(-1) * torch.exp(-beta * (torch.exp(-d).unsqueeze(-1) - mu) ** 2)
+
+
+def reciprocal_grid(lattice: torch.Tensor, grid: int = 4) -> torch.Tensor:
+    """k-points k = Σ_a f_a b_a with fractional f_a ∈ {±1/8, ±3/8} (grid 4) along the reciprocal
+    vectors b = 2π L^{−T}. lattice: [B, 3, 3] (rows = lattice vectors, Å) → [B, grid³, 3] Å⁻¹."""
+    recip = 2 * math.pi * torch.linalg.inv(lattice).transpose(-1, -2)  # rows b_a
+    f = (torch.arange(grid, device=lattice.device, dtype=lattice.dtype) - (grid - 1) / 2) / grid
+    frac = torch.cartesian_prod(f, f, f)  # [grid³, 3]
+    return frac @ recip
+
+
+def plane_wave_basis(vectors: torch.Tensor, lattice: torch.Tensor, crystal: torch.Tensor,
+                     grid: int = 4) -> torch.Tensor:
+    """P_q = cos(k_q · r_ij) / √V for the grid³ k-points of each atom's crystal.
+
+    vectors: [N, K, 3] Å; lattice: [B, 3, 3]; crystal: [N] → [N, K, grid³] (units Å^{-3/2})."""
+    k = reciprocal_grid(lattice, grid)  # [B, Q, 3]
+    volume = torch.linalg.det(lattice).abs()  # [B]
+    phase = torch.einsum("nkc,nqc->nkq", vectors, k[crystal])
+    return torch.cos(phase) / volume.sqrt()[crystal].view(-1, 1, 1)

@@ -1,0 +1,29 @@
+"""Regression metrics: MAE, RMSE, R², Spearman rank correlation (SRCC), and mean ± std over seeds."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import spearmanr
+
+
+def regression_metrics(y_true, y_pred) -> dict:
+    """MAE, MSE, RMSE (target units), R², SRCC of two 1-D arrays of equal length."""
+    t = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(y_pred, dtype=np.float64)
+    if t.shape != p.shape or t.ndim != 1 or len(t) == 0:
+        raise ValueError(f"need two equal-length non-empty 1-D arrays, got {t.shape} and {p.shape}")
+    err = p - t
+    ss_tot = float(((t - t.mean()) ** 2).sum())
+    return {
+        "mae": float(np.abs(err).mean()),
+        "mse": float((err ** 2).mean()),
+        "rmse": float(np.sqrt((err ** 2).mean())),
+        "r2": float(1.0 - (err ** 2).sum() / ss_tot) if ss_tot > 0 else float("nan"),
+        "srcc": float(spearmanr(t, p).statistic) if len(t) > 1 else float("nan"),
+        "n": int(len(t)),
+    }
+
+
+def aggregate(runs: list[dict]) -> dict:
+    """Mean and standard deviation of each numeric metric over runs: {key: (mean, std)}."""
+    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float))]
+    return {k: (float(np.mean([r[k] for r in runs])), float(np.std([r[k] for r in runs]))) for k in keys}

@@ -1,0 +1,98 @@
+"""Small building blocks shared by the models: masked batch norm, segment softmax / mean over crystals,
+the target normaliser, and input features of a batch."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aecgcnn.features import gaussian_expansion, geo_radial_basis, plane_wave_basis
+
+
+class MaskedBatchNorm(nn.BatchNorm1d):
+    """BatchNorm over the last dim of x [..., C], with statistics over the valid entries only
+    (mask [...] bool; None = all valid), so padded neighbour slots change nothing. Padded entries of
+    the output are not zeroed: callers mask them. Computed with weighted sums rather than boolean
+    indexing (two passes over x instead of five)."""
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is None:
+            return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+        dims = tuple(range(x.dim() - 1))
+        if self.training:
+            w = mask.unsqueeze(-1).to(x.dtype)
+            count = w.sum()
+            xw = x * w
+            mean = xw.sum(dims) / count
+            var = ((xw * x).sum(dims) / count - mean ** 2).clamp(min=0.0)
+            with torch.no_grad():
+                unbiased = var * count / (count - 1).clamp(min=1)
+                self.running_mean.lerp_(mean.detach(), self.momentum)
+                self.running_var.lerp_(unbiased.detach(), self.momentum)
+                self.num_batches_tracked += 1
+        else:
+            mean, var = self.running_mean, self.running_var
+        scale = self.weight * torch.rsqrt(var + self.eps)
+        return torch.addcmul(self.bias - mean * scale, x, scale)
+
+
+def segment_softmax(scores: torch.Tensor, segment: torch.Tensor, num_segments: int) -> torch.Tensor:
+    """Softmax of ``scores`` [N] within each segment (crystal) given by ``segment`` [N] → [N]."""
+    seg_max = torch.full((num_segments,), float("-inf"), device=scores.device, dtype=scores.dtype)
+    seg_max = seg_max.scatter_reduce(0, segment, scores, reduce="amax", include_self=True)
+    exp = torch.exp(scores - seg_max[segment])
+    denom = torch.zeros(num_segments, device=scores.device, dtype=scores.dtype).index_add_(0, segment, exp)
+    return exp / denom[segment]
+
+
+def segment_sum(x: torch.Tensor, segment: torch.Tensor, num_segments: int) -> torch.Tensor:
+    """Sum rows of ``x`` [N, C] per segment → [num_segments, C]."""
+    return torch.zeros(num_segments, x.shape[1], device=x.device, dtype=x.dtype).index_add_(0, segment, x)
+
+
+def segment_mean(x: torch.Tensor, segment: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Mean of rows of ``x`` [N, C] per segment; counts [S] atoms per segment → [S, C]."""
+    return segment_sum(x, segment, counts.shape[0]) / counts.to(x.dtype).unsqueeze(1)
+
+
+def one_hot_z(z: torch.Tensor, n_elements: int) -> torch.Tensor:
+    """One-hot atomic numbers: z [N] (1..n_elements) → float [N, n_elements]."""
+    if not torch.compiler.is_compiling() and int(z.max()) > n_elements:
+        raise ValueError(f"atomic number {int(z.max())} exceeds the model's n_elements={n_elements}")
+    return nn.functional.one_hot(z - 1, n_elements).float()
+
+
+def edge_inputs(batch, gaussian: bool = True, geo_features: str = "none", n_radial: int = 64,
+                cutoff: float = 8.0, pw_grid: int = 4) -> torch.Tensor:
+    """Concatenated edge input features [N, K, D] computed on the fly on the batch's device.
+
+    gaussian: the 41 CGCNN Gaussians of the distance; geo_features: ``none`` | ``radial`` | ``plane`` |
+    ``radial+plane`` (GeoCGNN radial basis [64] and plane-wave basis [pw_grid³])."""
+    parts = []
+    d = batch.distances
+    if gaussian:
+        parts.append(gaussian_expansion(d, 0.0, cutoff))
+    if "radial" in geo_features:
+        parts.append(geo_radial_basis(d, n_radial, cutoff))
+    if "plane" in geo_features:
+        parts.append(plane_wave_basis(batch.vectors, batch.lattice, batch.crystal, pw_grid))
+    return torch.cat(parts, dim=-1) * batch.mask.unsqueeze(-1)
+
+
+class TargetNormalizer(nn.Module):
+    """(y − mean) / std with statistics of the training targets, stored as buffers (saved in checkpoints)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(()))
+        self.register_buffer("std", torch.ones(()))
+
+    def fit(self, y: torch.Tensor) -> "TargetNormalizer":
+        self.mean.fill_(float(y.mean()))
+        self.std.fill_(float(y.std()) if y.numel() > 1 and float(y.std()) > 0 else 1.0)
+        return self
+
+    def norm(self, y: torch.Tensor) -> torch.Tensor:
+        return (y - self.mean) / self.std
+
+    def denorm(self, y: torch.Tensor) -> torch.Tensor:
+        return y * self.std + self.mean

@@ -1,0 +1,73 @@
+"""Prediction on CIF files with a checkpoint: bad files are reported and skipped, the rest predicted."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from aecgcnn.data.batch import GraphDataset, make_loader
+from aecgcnn.data.cache import build_graphs
+from aecgcnn.data.datasets import Entry
+
+
+def collect_cifs(paths) -> list[Path]:
+    """CIF files from a list of files and folders (folders: ``*.cif``, sorted)."""
+    out = []
+    for p in map(Path, paths):
+        out.extend(sorted(p.glob("*.cif")) if p.is_dir() else [p])
+    return out
+
+
+def entries_from_files(files: list[Path]) -> tuple[list[Entry], list[tuple[str, str]]]:
+    """Entries (target unknown) for CIF files; unreadable files become failures (id, message)."""
+    entries, failures = [], []
+    for f in files:
+        try:
+            text = f.read_text(errors="replace")
+        except OSError as exc:
+            failures.append((f.stem, f"{f}: cannot read file ({exc.strerror})"))
+            continue
+        entries.append(Entry(id=f.stem, target=float("nan"), cif=text, source=str(f), meta={"path": str(f)}))
+    return entries, failures
+
+
+@dataclass
+class Predictions:
+    """Predicted values per good entry, optional per-atom attention, and the skipped entries."""
+
+    ids: list[str]
+    paths: list[str]
+    values: list[float]
+    atoms: list[dict] = field(default_factory=list)  # per-atom pooling weights when requested
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+@torch.no_grad()
+def predict_entries(model, meta: dict, entries: list[Entry], with_attention: bool = False, batch_size: int = 32,
+                    device="cpu", cache_dir=None, progress: bool = True) -> Predictions:
+    """Predict the target of each entry with a loaded model (see :func:`aecgcnn.checkpoint.load_checkpoint`)."""
+    built = build_graphs(entries, meta["graph_settings"], cache_dir, require_target=False, progress=progress)
+    ds = GraphDataset(built.graphs, None, [e.id for e in built.entries])
+    paths = {e.id: e.meta.get("path", e.source) for e in built.entries}
+    model.eval().to(device)
+    out = Predictions([], [], [], failures=list(built.failures))
+    start = 0
+    for batch in make_loader(ds, batch_size, device=device):
+        batch = batch.to(device)
+        y, attn = model(batch, return_attention=True)
+        out.values.extend(model.normalizer.denorm(y).cpu().tolist())
+        out.ids.extend(batch.ids)
+        out.paths.extend(paths[i] for i in batch.ids)
+        if with_attention and "pooling" in attn:
+            w = attn["pooling"].cpu().tolist()
+            crystal = batch.crystal.cpu()
+            first = (torch.cumsum(batch.num_atoms.cpu(), 0) - batch.num_atoms.cpu())[crystal]
+            local = (torch.arange(len(crystal)) - first).tolist()
+            for a, (c, k) in enumerate(zip(crystal.tolist(), local)):
+                g = ds.graphs[start + c]
+                out.atoms.append({"id": batch.ids[c], "atom_index": k, "Z": int(g.atomic_numbers[k]),
+                                  "x": float(g.positions[k, 0]), "y": float(g.positions[k, 1]),
+                                  "z": float(g.positions[k, 2]), "weight": w[a]})
+        start += batch.num_crystals
+    return out

@@ -1,0 +1,41 @@
+"""Provenance stamps for every result: command, data files (with SHA-256), seed, device, commit."""
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from aecgcnn import __version__
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def git_commit() -> str:
+    """Short commit of the package checkout, with ``+dirty`` when there are uncommitted changes."""
+    try:
+        commit = subprocess.run(["git", "-C", str(_REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(_REPO), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return (commit or "unknown") + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_name(device: str | torch.device = "cpu") -> str:
+    """Human-readable device: GPU model or CPU description with thread count."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu:{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+
+
+def stamp(device="cpu", **extra) -> dict:
+    """A provenance record: command line, commit, package and torch versions, device, UTC time."""
+    return {"command": " ".join(sys.argv), "commit": git_commit(), "package_version": __version__,
+            "torch": torch.__version__, "device": device_name(device),
+            "utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
