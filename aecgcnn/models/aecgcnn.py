@@ -95,10 +95,11 @@ def preset_config(name: str, **overrides) -> AECGCNNConfig:
 class ConvLayer(nn.Module):
     """One graph-convolution layer: node update (Eq. 3 / 6 / 7 / AttenIII) and edge update (Eq. 4-5)."""
 
-    def __init__(self, cfg: AECGCNNConfig, edge_dim: int):
+    def __init__(self, cfg: AECGCNNConfig, edge_dim: int, update_edges: bool):
         super().__init__()
         F, M = cfg.node_dim, cfg.n_heads
         self.cfg, self.F, self.M = cfg, F, M
+        self.update_edges = update_edges  # the last layer's edge output would be unused
         out = 2 * M * F  # filter (gate / attention logits) and core, for every head
         self.w_self = nn.Linear(F, out, bias=False)
         self.w_nbr = nn.Linear(F, out, bias=False)
@@ -108,7 +109,7 @@ class ConvLayer(nn.Module):
         self.act = nn.ReLU()
         if cfg.head_combine == "attention" and M > 1:
             self.head_score = nn.Linear(F, 1)
-        if cfg.edge_update:
+        if update_edges:
             self.e_edge = nn.Linear(edge_dim, edge_dim)
             self.e_self = nn.Linear(F, edge_dim, bias=False)
             self.e_nbr = nn.Linear(F, edge_dim, bias=False)
@@ -141,7 +142,7 @@ class ConvLayer(nn.Module):
             beta = torch.softmax(self.head_score(heads).squeeze(-1), dim=1)  # [N, M]
             agg, info["heads"] = (beta.unsqueeze(-1) * heads).sum(dim=1), beta.detach()
         v_new = self.act(v + self.bn_out(agg))  # residual (Eq. 3 "v_i +"), CGCNN-style BN + activation
-        if self.cfg.edge_update:  # Eq. 4-5: e' = e + Γ[e ⊕ v_i ⊕ v_j]
+        if self.update_edges:  # Eq. 4-5: e' = e + Γ[e ⊕ v_i ⊕ v_j]
             gamma = self.e_edge(e)
             gamma += self.e_self(v).unsqueeze(1)
             gamma += self.e_nbr(v).index_select(0, nbr.reshape(-1)).view(N, K, -1)
@@ -163,7 +164,8 @@ class AECGCNN(nn.Module):
         self.embed = nn.Linear(cfg.n_elements + int(cfg.use_charges), cfg.node_dim)  # one-hot (+q) -> 64
         edge_dim = cfg.edge_hidden if cfg.edge_hidden is not None else cfg.edge_in_dim
         self.edge_embed = nn.Linear(cfg.edge_in_dim, edge_dim) if cfg.edge_hidden is not None else nn.Identity()
-        self.convs = nn.ModuleList([ConvLayer(cfg, edge_dim) for _ in range(cfg.n_conv)])
+        self.convs = nn.ModuleList([ConvLayer(cfg, edge_dim, cfg.edge_update and k < cfg.n_conv - 1)
+                                    for k in range(cfg.n_conv)])
         if cfg.pooling == "attention":
             self.pool_score = nn.Linear(cfg.node_dim, 1)  # a_i of Eq. 8
         self.readout = nn.Sequential(nn.Linear(cfg.node_dim, cfg.fc_hidden), nn.ReLU(), nn.Linear(cfg.fc_hidden, 1))

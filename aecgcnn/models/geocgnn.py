@@ -38,9 +38,10 @@ class GeoCGNNConfig:
 class GeoBlock(nn.Module):
     """Gated message with the geometric mask, then gated sum pooling and the node transform."""
 
-    def __init__(self, cfg: GeoCGNNConfig):
+    def __init__(self, cfg: GeoCGNNConfig, transform_nodes: bool = True):
         super().__init__()
         H, Q = cfg.hidden, cfg.pw_grid ** 3
+        self.transform_nodes = transform_nodes  # the last block's x <- ELU(BN(W_psi x)) would be unused
         self.use_pw = cfg.use_plane_waves
         # W [x_i ⊕ x_j ⊕ (x_i − x_j)/d] for gate and core together, split per atom (notes §6):
         # = A x_i + B x_j + (C x_i − C x_j)/d, so only [N, H] matmuls are needed
@@ -55,8 +56,9 @@ class GeoBlock(nn.Module):
             self.bn_pw = MaskedBatchNorm(Q)
         self.w_a, self.w_b = nn.Linear(H, H, bias=False), nn.Linear(H, H, bias=False)
         self.bn_a = nn.BatchNorm1d(H)
-        self.w_psi = nn.Linear(H, H, bias=False)
-        self.bn_psi = nn.BatchNorm1d(H)
+        if transform_nodes:
+            self.w_psi = nn.Linear(H, H, bias=False)
+            self.bn_psi = nn.BatchNorm1d(H)
         self.elu = nn.ELU()
 
     def forward(self, x, radial, pw, dist, nbr, mask, crystal, n_crystals):
@@ -76,7 +78,8 @@ class GeoBlock(nn.Module):
         msg = gate * core * geo * mask.unsqueeze(-1)
         x = x + msg.sum(dim=1)
         pooled = segment_sum(self.elu(self.bn_a(self.w_a(x))) * self.w_b(x), crystal, n_crystals)  # p_t
-        x = self.elu(self.bn_psi(self.w_psi(x)))
+        if self.transform_nodes:
+            x = self.elu(self.bn_psi(self.w_psi(x)))
         return x, pooled
 
 
@@ -91,7 +94,7 @@ class GeoCGNN(nn.Module):
         self.config = cfg
         H = cfg.hidden
         self.embed = nn.Linear(cfg.n_elements, H, bias=False)  # x0 = σ(W_e onehot)
-        self.blocks = nn.ModuleList([GeoBlock(cfg) for _ in range(cfg.n_blocks)])
+        self.blocks = nn.ModuleList([GeoBlock(cfg, t < cfg.n_blocks - 1) for t in range(cfg.n_blocks)])
         self.readout = nn.Sequential(
             nn.Linear(H, H // 2), nn.BatchNorm1d(H // 2), nn.ELU(),
             nn.Linear(H // 2, H // 4), nn.BatchNorm1d(H // 4), nn.ELU(),

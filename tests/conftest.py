@@ -1,0 +1,52 @@
+"""Shared fixtures: small hand-made structures (no data needed) and real data when $AECGCNN_DATA is set."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+DATA = os.environ.get("AECGCNN_DATA")
+
+
+def triclinic() -> Structure:
+    lat = Lattice.from_parameters(4.1, 5.3, 6.2, 78.0, 95.0, 104.0)
+    return Structure(lat, ["Si", "O", "O", "Mg"], [[0, 0, 0], [0.31, 0.12, 0.77], [0.6, 0.55, 0.2], [0.2, 0.8, 0.45]])
+
+
+def one_atom_fcc() -> Structure:
+    return Structure(Lattice([[0, 2.0, 2.0], [2.0, 0, 2.0], [2.0, 2.0, 0]]), ["Cu"], [[0, 0, 0]])
+
+
+def sparse_cubic() -> Structure:
+    """One atom in a 7 Å cube: only 6 neighbours (at 7 Å) inside 8 Å, so 6 slots are padding."""
+    return Structure(Lattice.cubic(7.0), ["Na"], [[0, 0, 0]])
+
+
+def rocksalt() -> Structure:
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+@pytest.fixture
+def structures():
+    return {"triclinic": triclinic(), "fcc1": one_atom_fcc(), "sparse": sparse_cubic(), "rocksalt": rocksalt()}
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    if not DATA or not Path(DATA).exists():
+        pytest.skip("real data not available: set AECGCNN_DATA (.ci/run sets it to ../shared/data)")
+    return Path(DATA)
+
+
+@pytest.fixture(scope="session")
+def core_cifs(data_dir):
+    """Texts of a few real CoRE-2019 MOF CIFs (charged, P1), including one large MOF."""
+    from aecgcnn.data.datasets import read_tar_cifs
+    names = {"HAWVAE_clean", "ABEXOW_clean", "ACODON_clean", "ABETIN_clean"}
+    return read_tar_cifs(data_dir / "mof" / "CoRE2019_charged_cifs.tar.xz", names)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

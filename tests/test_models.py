@@ -1,0 +1,164 @@
+"""Model ladder properties, for every preset (issue: gradients, padding, invariances, overfit, save/load)."""
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import one_atom_fcc, rocksalt, sparse_cubic, triclinic
+
+from aecgcnn.checkpoint import load_checkpoint, save_checkpoint
+from aecgcnn.data.batch import GraphDataset, collate
+from aecgcnn.graph import GraphSettings, build_graph
+from aecgcnn.models import LADDER, PRESETS, model_from_preset
+from aecgcnn.train import TrainConfig, evaluate, train_model
+
+ALL = LADDER + ["geocgnn"]
+
+
+def small(preset, **kw):
+    """A small model of the preset (width 16) so that the tests run quickly."""
+    if preset == "geocgnn":
+        return model_from_preset("geocgnn", hidden=16, n_blocks=2, **kw)
+    return model_from_preset(preset, node_dim=16, n_conv=2, fc_hidden=16, **kw)
+
+
+def charged(s, seed=0):
+    q = np.random.default_rng(seed).normal(size=len(s))
+    return q - q.mean()
+
+
+def graphs_of(structs):
+    return [build_graph(s, charges=charged(s)) for s in structs]
+
+
+def batch_of(graphs):
+    return collate([(g, 0.0, str(i)) for i, g in enumerate(graphs)])
+
+
+def predict(model, graphs):
+    model.eval()
+    with torch.no_grad():
+        return model(batch_of(graphs)).numpy()
+
+
+def no_plane_waves(preset):
+    """Presets whose config has plane waves are tested for supercell invariance without them."""
+    if preset == "geocgnn":
+        return {"use_plane_waves": False}
+    return {"geo_features": "radial"} if "plane" in PRESETS[preset]["geo_features"] else {}
+
+
+@pytest.fixture(params=ALL)
+def preset(request):
+    torch.manual_seed(0)
+    return request.param
+
+
+def test_gradients_reach_every_parameter(preset):
+    model = small(preset)
+    model.train()
+    out = model(batch_of(graphs_of([triclinic(), rocksalt(), one_atom_fcc()])))
+    (out ** 2).sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()
+               or p.grad.abs().sum() == 0]
+    assert not missing, missing
+
+
+def test_padded_slots_change_nothing(preset):
+    model = small(preset)
+    graphs = graphs_of([sparse_cubic(), triclinic()])
+    ref = predict(model, graphs)
+    garbled = copy.deepcopy(graphs[0])
+    pad = ~garbled.mask
+    assert pad.any()
+    garbled.distances[pad] = 1.234
+    garbled.vectors[pad] = 0.9
+    garbled.offsets[pad] = 1
+    np.testing.assert_allclose(predict(model, [garbled, graphs[1]]), ref, rtol=1e-5, atol=1e-6)
+    model.train()  # also in training mode: batch-norm statistics ignore padded slots
+    torch.manual_seed(1)
+    a = model(batch_of(graphs)).detach()
+    b = model(batch_of([garbled, graphs[1]])).detach()
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_invariant_to_atom_order_and_translation(preset, rng):
+    model = small(preset)
+    s = triclinic()
+    q = charged(s)
+    ref = predict(model, [build_graph(s, charges=q)])
+    perm = rng.permutation(len(s))
+    permuted = type(s).from_sites([s[i] for i in perm])
+    np.testing.assert_allclose(predict(model, [build_graph(permuted, charges=q[perm])]), ref, rtol=1e-4, atol=1e-5)
+    moved = s.copy()
+    moved.translate_sites(list(range(len(s))), [0.31, 0.77, -0.4], frac_coords=True)
+    np.testing.assert_allclose(predict(model, [build_graph(moved, charges=q)]), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_supercell_gives_the_same_prediction(preset):
+    model = small(preset, **no_plane_waves(preset))
+    if preset == "geocgnn":
+        pytest.skip("GeoCGNN pools with a sum (extensive); tested for translation invariance instead")
+    s = triclinic()
+    q = charged(s)
+    sc = s.copy()
+    sc.make_supercell([2, 1, 1])
+    q2 = np.tile(q, 2) if [site.species for site in sc][:len(s)] != [site.species for site in s] else None
+    # pymatgen orders supercell sites as each original site followed by its image
+    q2 = np.repeat(q, 2)
+    np.testing.assert_allclose(predict(model, [build_graph(sc, charges=q2)]),
+                               predict(model, [build_graph(s, charges=q)]), rtol=1e-4, atol=1e-5)
+
+
+def test_tiny_set_can_be_overfitted(preset):
+    torch.manual_seed(0)
+    structs = [triclinic(), rocksalt(), one_atom_fcc(), sparse_cubic()]
+    # 4 distinct crystals, each repeated 8 times: batch-norm statistics over 32 crystals per batch are close
+    # to the eval-mode running statistics (with 4 per batch the unbiased running variance is 4/3 of it)
+    gs = graphs_of(structs) * 8
+    ds = GraphDataset(gs, [0.5, -1.0, 2.0, 1.2] * 8, [f"{c}{k}" for k in range(8) for c in "abcd"])
+    model = small(preset)
+    before = evaluate(model, ds)["mae"]
+    train_model(model, ds, ds, TrainConfig(epochs=150, lr=5e-3, weight_decay=0.0, batch_size=32, progress=False))
+    after = evaluate(model, ds)["mae"]
+    assert after < 0.15 * max(before, 1.0), (before, after)
+
+
+def test_save_load_gives_identical_predictions(preset, tmp_path):
+    model = small(preset)
+    gs = graphs_of([triclinic(), rocksalt()])
+    model.normalizer.fit(torch.tensor([1.0, 3.0]))
+    path = save_checkpoint(tmp_path / "m.pt", model, GraphSettings(), "toy", "y", "eV/atom")
+    loaded, meta = load_checkpoint(path)
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.predict(batch_of(gs)), model.predict(batch_of(gs)), rtol=0, atol=0)
+    assert meta["units"] == "eV/atom" and meta["graph_settings"] == GraphSettings()
+
+
+def test_attention_outputs(preset):
+    model = small(preset)
+    gs = graphs_of([triclinic(), rocksalt(), sparse_cubic()])
+    b = batch_of(gs)
+    model.eval()
+    with torch.no_grad():
+        _, attn = model(b, return_attention=True)
+    if preset == "geocgnn":
+        return
+    sums = torch.zeros(3).index_add_(0, b.crystal, attn["pooling"])
+    torch.testing.assert_close(sums, torch.ones(3))
+    cfg = model.config
+    for layer_heads, layer_nbr in zip(attn["heads"], attn["neighbor"]):
+        assert layer_heads.shape == (b.atomic_numbers.shape[0], cfg.n_heads)
+        torch.testing.assert_close(layer_heads.sum(1), torch.ones(len(layer_heads)))
+        assert (layer_nbr[~b.mask] == 0).all()  # padded slots get no attention
+        if cfg.attention == "softmax":  # Eq. 6/7: weights over (slots, heads) sum to 1 per channel
+            torch.testing.assert_close(layer_nbr.sum((1, 2)), torch.ones(len(layer_nbr)), rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_config_key_is_rejected():
+    with pytest.raises(ValueError, match="unknown"):
+        model_from_preset("cgcnn", n_layers=3)
+    with pytest.raises(ValueError, match="geo_features"):
+        model_from_preset("cgcnn", geo_features="everything")
