@@ -143,6 +143,22 @@ def run_experiment(exp: Experiment, entries=None) -> dict:
     return metrics
 
 
+def run_or_load(exp: Experiment, entries=None) -> dict:
+    """Reuse a finished run in ``exp.out_dir`` when its recorded experiment is identical (notebooks that
+    share runs, e.g. Figures 1–2 and Table I); otherwise run it. Returns metrics with ``history``."""
+    if exp.out_dir:
+        out = Path(exp.out_dir)
+        if (out / "metrics.json").exists() and (out / "history.csv").exists():
+            metrics = json.loads((out / "metrics.json").read_text())
+            same = {k: v for k, v in metrics.get("experiment", {}).items() if k != "progress"}
+            if same == {k: v for k, v in asdict(exp).items() if k != "progress"}:
+                with open(out / "history.csv", newline="") as fh:
+                    metrics["history"] = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+                print(f"[aecgcnn] reusing finished run {out}")
+                return metrics
+    return run_experiment(exp, entries)
+
+
 def run_seeds(exp: Experiment, seeds: list[int], entries=None) -> dict:
     """The same experiment over several seeds (each with its own random split, as the paper's 5 splits):
     returns ``{"runs": [...], "test": {metric: (mean, std)}, "train": {...}}``."""
@@ -151,5 +167,5 @@ def run_seeds(exp: Experiment, seeds: list[int], entries=None) -> dict:
     for s in seeds:
         sub = Experiment(**{**asdict(exp), "seed": s,
                             "out_dir": str(Path(exp.out_dir) / f"seed{s}") if exp.out_dir else None})
-        runs.append(run_experiment(sub, entries))
+        runs.append(run_or_load(sub, entries))
     return {"runs": runs, "test": aggregate([r["test"] for r in runs]), "train": aggregate([r["train"] for r in runs])}

@@ -1,0 +1,1 @@
+"""Baselines beside AE-CGCNN: GeoCGNN lives in ``aecgcnn.models``; the Moosavi-style descriptor model here."""

@@ -1,0 +1,144 @@
+"""A descriptor baseline in the spirit of Moosavi et al. (Nat. Commun. 11, 4068, 2020).
+
+Moosavi et al. used 165 descriptors: revised autocorrelations (RACs) of the metal centre, linker and
+functional groups, plus Zeo++ pore geometry. Offline we have the Zeo++ geometry (``Di``, ``Df``, ``Dif``
+for every labelled CoRE MOF; ``ASA``, ``CellV``, ``NASA``, ``POAV``, ``POAVF``, ``PONAV``, ``PONAVF``,
+``density``, ``total_SA``, ``total_POV`` for the 7,525 MOFs with a 16 bar label) and compute chemistry
+descriptors from the CIF ourselves (:func:`chemistry_descriptors`). RACs are not computed (see README).
+Missing geometry is left as NaN, which scikit-learn's tree models handle natively.
+"""
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+from pymatgen.core import Element
+
+from aecgcnn.data.cache import build_graphs
+from aecgcnn.data.datasets import DATASETS, load_entries, resolve_data_dir
+from aecgcnn.data.splits import make_split
+from aecgcnn.graph import CrystalGraph
+from aecgcnn.metrics import regression_metrics
+from aecgcnn.provenance import stamp
+
+ELEMENTS = ["H", "C", "N", "O", "F", "S", "P", "Cl", "Br", "I", "B", "Si"]
+METALS = ["Zn", "Cu", "Co", "Cd", "Mn", "Ni", "Fe", "Zr", "Mg", "Al", "Ag", "In", "Ca", "Pb", "Sr", "Ba", "Li",
+          "Na", "K", "V", "Cr", "Ti", "Ln"]
+LANTHANIDES = set(range(57, 72))
+GEOMETRY_LABELS = ["Di", "Df", "Dif"]
+GEOMETRY_16BAR = None  # every numeric column of the Zeo++ table except its index and the label
+_MASS = {z: float(Element.from_Z(z).atomic_mass) for z in range(1, 101)}
+_IS_METAL = {z: bool(Element.from_Z(z).is_metal or Element.from_Z(z).is_metalloid and z not in (5, 14))
+             for z in range(1, 101)}
+
+
+def chemistry_descriptors(graph: CrystalGraph) -> dict:
+    """Composition and charge descriptors of one crystal: element fractions (12 non-metals), metal
+    identity (fractions of 22 common metals + lanthanides), metal fraction, density (g/cm³), volume per
+    atom (Å³), number of atoms, mean nearest-neighbour distance (Å), partial-charge statistics (e)."""
+    z = graph.atomic_numbers.astype(int)
+    n = len(z)
+    symbols = [Element.from_Z(int(k)).symbol for k in z]
+    out = {f"frac_{e}": symbols.count(e) / n for e in ELEMENTS}
+    for m in METALS:
+        out[f"metal_{m}"] = (sum(k in LANTHANIDES for k in z) if m == "Ln" else symbols.count(m)) / n
+    metal = np.array([_IS_METAL[int(k)] for k in z])
+    volume = abs(float(np.linalg.det(graph.lattice.astype(np.float64))))
+    out.update({"metal_fraction": float(metal.mean()), "n_atoms": n, "volume_per_atom": volume / n,
+                "density": sum(_MASS[int(k)] for k in z) / volume * 1.66054,
+                "mean_nn_distance": float(graph.distances[:, 0].mean())})
+    q = graph.charges
+    if q is not None:
+        out.update({"q_abs_mean": float(np.abs(q).mean()), "q_std": float(q.std()), "q_min": float(q.min()),
+                    "q_max": float(q.max()),
+                    "q_metal_mean": float(q[metal].mean()) if metal.any() else 0.0,
+                    "q_nonmetal_min": float(q[~metal].min()) if (~metal).any() else 0.0})
+    return out
+
+
+def _geometry_table(data_dir: Path) -> dict[str, dict]:
+    table: dict[str, dict] = {}
+    for rel, cols in [("mof/core2019_co2_labels_merged.csv", GEOMETRY_LABELS),
+                      ("mof/core2019_geometry_16bar.csv", GEOMETRY_16BAR)]:
+        path = data_dir / rel
+        if not path.exists():
+            continue
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            for row in csv.DictReader(fh):
+                name = row.get("MOFname") or row.get("name")
+                use = cols if cols is not None else [c for c in row if c.strip("\ufeff") not in
+                                                     ("", "Unnamed: 0", "MOFname") and "uptake" not in c]
+                for c in use:
+                    if c in row:
+                        try:
+                            key = "geo_" + c.split(" [")[0]
+                            table.setdefault(name, {})[key] = float(row[c])
+                        except ValueError:
+                            pass
+    return table
+
+
+def descriptor_matrix(entries, graphs, data_dir=None, use_geometry: bool = True):
+    """Feature matrix [n_entries, n_features] (NaN where a geometric descriptor is missing) and names."""
+    geo = _geometry_table(resolve_data_dir(data_dir)) if use_geometry else {}
+    rows = []
+    for e, g in zip(entries, graphs):
+        row = chemistry_descriptors(g)
+        row.update(geo.get(e.id, {}))
+        rows.append(row)
+    names = sorted({k for r in rows for k in r})
+    X = np.array([[r.get(k, np.nan) for k in names] for r in rows], dtype=np.float64)
+    return X, names
+
+
+def make_regressor(kind: str, seed: int):
+    """``rf``: RandomForestRegressor (500 trees); ``gb``: HistGradientBoostingRegressor."""
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+    if kind == "rf":
+        return RandomForestRegressor(n_estimators=500, min_samples_leaf=1, max_features=0.33, n_jobs=-1,
+                                     random_state=seed)
+    if kind == "gb":
+        return HistGradientBoostingRegressor(max_iter=1000, learning_rate=0.05, early_stopping=True,
+                                             random_state=seed)
+    raise ValueError(f"unknown regressor {kind!r}: rf | gb")
+
+
+def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, regressor: str = "rf",
+                            data_dir=None, cache_dir=None, use_geometry: bool = True, out_dir=None) -> dict:
+    """Fit the descriptor model on the split's train (+val) part and test it on the test part.
+
+    Returns the same results format as :func:`aecgcnn.experiment.run_experiment` (``test``, ``train``
+    metrics, sizes, provenance) plus the feature names and importances."""
+    import json
+    entries = load_entries(dataset, data_dir)
+    built = build_graphs(entries, cache_dir=cache_dir, progress=False)
+    parts = make_split(split, built.entries, seed)
+    index = {e.id: k for k, e in enumerate(built.entries)}
+    X, names = descriptor_matrix(built.entries, built.graphs, data_dir, use_geometry)
+    y = np.array([e.target for e in built.entries])
+    train_idx = [index[i] for i in parts["train"] + parts["val"] if i in index]  # no early stopping: use all 70 %
+    test_idx = [index[i] for i in parts["test"] if i in index]
+    model = make_regressor(regressor, seed)
+    t = time.time()
+    model.fit(X[train_idx], y[train_idx])
+    seconds = time.time() - t
+    spec = DATASETS.get(dataset)
+    importances = getattr(model, "feature_importances_", None)
+    metrics = {
+        "test": regression_metrics(y[test_idx], model.predict(X[test_idx])),
+        "train": regression_metrics(y[train_idx], model.predict(X[train_idx])),
+        "train_seconds": seconds, "sizes": {"train": len(train_idx), "test": len(test_idx)},
+        "skipped_entries": len(built.failures), "model_kind": f"descriptors-{regressor}",
+        "features": names, "n_features": len(names),
+        "importances": dict(zip(names, map(float, importances))) if importances is not None else {},
+        "experiment": {"dataset": dataset, "split": split, "seed": seed, "regressor": regressor,
+                       "use_geometry": use_geometry},
+        "data_files": list(spec.files) if spec else [dataset] + ["mof/core2019_geometry_16bar.csv"],
+        "units": spec.units if spec else "", "provenance": stamp("cpu"),
+    }
+    if out_dir:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics

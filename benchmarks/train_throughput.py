@@ -1,0 +1,88 @@
+"""Training throughput of every preset: forward + backward crystals/s and atoms/s on MP and CoRE MOF batches,
+peak memory, and the cost relative to ``cgcnn``. Each preset runs in a fresh child process so peak memory
+(CPU: max RSS growth; CUDA: max allocated) is its own.
+
+    python benchmarks/train_throughput.py [--batch-size 64] [--steps 3] [--compile] [--device auto]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import time
+
+
+def _measure(args, preset, dataset, queue):
+    import torch
+    from aecgcnn.data.batch import GraphDataset, make_loader
+    from aecgcnn.data.cache import build_graphs
+    from aecgcnn.data.datasets import load_entries
+    from aecgcnn.models import model_from_preset
+    from aecgcnn.train import resolve_device
+    device = resolve_device(args.device)
+    entries = load_entries(dataset, args.data_dir)[: args.batch_size * (args.steps + 1)]
+    built = build_graphs(entries, progress=False, verbose=False)
+    ds = GraphDataset(built.graphs, [e.target for e in built.entries])
+    batches = [b.to(device) for b in make_loader(ds, args.batch_size)][: args.steps + 1]
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model = model_from_preset(preset).to(device).train()
+    if args.compile and hasattr(model, "compile_layers"):
+        model.compile_layers()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step(b):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(b), b.target).backward()
+        opt.step()
+
+    step(batches[0])  # warm-up (and compilation)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    t = time.perf_counter()
+    for b in batches[1:]:
+        step(b)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    dt = time.perf_counter() - t
+    crystals = sum(b.num_crystals for b in batches[1:])
+    atoms = sum(int(b.atomic_numbers.shape[0]) for b in batches[1:])
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024
+    queue.put((crystals / dt, atoms / dt, peak, str(device)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--presets", nargs="+", default=None)
+    args = ap.parse_args()
+    from aecgcnn.models import LADDER
+    presets = args.presets or LADDER + ["geocgnn"]
+    ctx = mp.get_context("fork")
+    rows = []
+    for dataset in ("mp-megnet-2018", "core2019-co2-0.15bar"):
+        for preset in presets:
+            q = ctx.Queue()
+            p = ctx.Process(target=_measure, args=(args, preset, dataset, q))
+            p.start()
+            result = q.get()
+            p.join()
+            rows.append((dataset, preset, *result))
+    mode = "compiled conv layers" if args.compile else "eager"
+    print(f"\nforward+backward+Adam step, batch {args.batch_size}, {args.steps} timed steps, {mode}")
+    print("| dataset | preset | crystals/s | atoms/s | peak memory (MiB) | time vs cgcnn | device |")
+    print("|---|---|---|---|---|---|---|")
+    for dataset, preset, cps, aps, peak, device in rows:
+        ref = next(r[2] for r in rows if r[0] == dataset and r[1] == (presets[0] if "cgcnn" not in presets else "cgcnn"))
+        print(f"| {dataset} | {preset} | {cps:.1f} | {aps:,.0f} | {peak:,.0f} | {ref / cps:.2f}x | {device} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Attention explanations: weights sum to 1, follow atom permutations, spread evenly over supercell copies."""
+import numpy as np
+import torch
+from conftest import rocksalt, triclinic
+
+from aecgcnn.explain import bonded_motifs, explain_graphs, importance_statistics, write_cif, write_extxyz
+from aecgcnn.graph import build_graph
+from aecgcnn.models import model_from_preset
+
+
+def model():
+    torch.manual_seed(0)
+    return model_from_preset("ae-cgcnn", geo_features="radial", node_dim=16, n_conv=2).eval()
+
+
+def test_weights_sum_to_one_per_crystal():
+    gs = [build_graph(triclinic()), build_graph(rocksalt())]
+    atoms, extra = explain_graphs(model(), gs, ["a", "b"])
+    np.testing.assert_allclose(atoms.groupby("id")["importance"].sum().to_numpy(), 1.0, rtol=1e-5)
+    assert set(extra["prediction"]) == {"a", "b"} and extra["head_weights"]["a"].shape == (2, 3)
+
+
+def test_weights_follow_a_permutation(rng):
+    s = triclinic()
+    perm = rng.permutation(len(s))
+    m = model()
+    base, _ = explain_graphs(m, [build_graph(s)], ["x"])
+    permuted, _ = explain_graphs(m, [build_graph(type(s).from_sites([s[i] for i in perm]))], ["x"])
+    np.testing.assert_allclose(permuted["importance"].to_numpy(), base["importance"].to_numpy()[perm], rtol=1e-4)
+
+
+def test_supercell_spreads_weights_evenly():
+    s = triclinic()
+    sc = s.copy()
+    sc.make_supercell([2, 1, 1])  # pymatgen orders each site followed by its image
+    m = model()
+    base, _ = explain_graphs(m, [build_graph(s)], ["x"])
+    big, _ = explain_graphs(m, [build_graph(sc)], ["x"])
+    w = big["importance"].to_numpy().reshape(len(s), 2)
+    np.testing.assert_allclose(w[:, 0], w[:, 1], rtol=1e-4)
+    np.testing.assert_allclose(w.sum(1), base["importance"].to_numpy(), rtol=1e-4)
+
+
+def test_exports_and_statistics(tmp_path):
+    from aecgcnn.cif import read_cif
+    g = build_graph(triclinic())
+    atoms, _ = explain_graphs(model(), [g], ["t"])
+    write_extxyz(atoms, g, tmp_path / "t.xyz")
+    lines = (tmp_path / "t.xyz").read_text().splitlines()
+    assert lines[0] == "4" and "importance:R:1" in lines[1] and len(lines) == 6
+    write_cif(atoms, g, tmp_path / "t.cif")
+    assert len(read_cif(tmp_path / "t.cif").structure) == 4
+    stats = importance_statistics(atoms, {"t": g})
+    metal = stats["metal"].set_index("metal")
+    assert abs(metal["atom_share"].sum() - 1) < 1e-9 and abs(metal["importance_share"].sum() - 1) < 1e-6
+    assert metal.loc["metal", "atom_share"] == 0.25  # one Mg among Si, O, O
+
+
+def test_motifs_on_a_ring():
+    from pymatgen.core import Lattice, Structure
+    # a benzene-like C6 ring with one H on one carbon, isolated in a big cell
+    ang = np.arange(6) * np.pi / 3
+    ring = np.stack([1.39 * np.cos(ang), 1.39 * np.sin(ang), np.zeros(6)], 1) + 5
+    h = ring[0] + (ring[0] - 5) / 1.39 * 1.08
+    s = Structure(Lattice.cubic(15.0), ["C"] * 6 + ["H"], np.vstack([ring, h]), coords_are_cartesian=True)
+    motifs = bonded_motifs(build_graph(s))
+    assert list(motifs[:6]) == ["ring"] * 6 and motifs[6] == "leaf"
