@@ -158,6 +158,48 @@ def cmd_baseline(args):
     print("mean ± std over seeds: " + ", ".join(f"{k} {agg[k][0]:.4f} ± {agg[k][1]:.4f}" for k in ("mae", "srcc", "r2")))
 
 
+def cmd_explain(args):
+    import pandas as pd
+    from aecgcnn.checkpoint import load_checkpoint
+    from aecgcnn.data.cache import build_graphs
+    from aecgcnn.explain import explain_graphs, importance_statistics, plot_importance, write_cif, write_extxyz
+    from aecgcnn.predict import collect_cifs, entries_from_files
+    from aecgcnn.reports import save_figure
+    model, meta = load_checkpoint(args.checkpoint, "cpu")
+    entries, failures = entries_from_files(collect_cifs(args.paths))
+    built = build_graphs(entries, meta["graph_settings"], args.cache_dir, require_target=False)
+    failures += built.failures
+    ids = [e.id for e in built.entries]
+    atoms, extra = explain_graphs(model, built.graphs, ids)
+    out = Path(args.out)
+    (out / "structures").mkdir(parents=True, exist_ok=True)
+    atoms.to_csv(out / "atoms.csv", index=False)
+    heads = [{"id": cid, "layer": layer, "head": head, "weight": float(w[layer, head])}
+             for cid, w in extra["head_weights"].items() for layer in range(w.shape[0]) for head in range(w.shape[1])]
+    pd.DataFrame(heads).to_csv(out / "head_weights.csv", index=False)
+    pd.DataFrame({"id": list(extra["prediction"]), "prediction": list(extra["prediction"].values())}).to_csv(
+        out / "predictions.csv", index=False)
+    graphs = dict(zip(ids, built.graphs))
+    for k, cid in enumerate(ids):
+        sub = atoms[atoms["id"] == cid]
+        write_extxyz(sub, graphs[cid], out / "structures" / f"{cid}.xyz")
+        write_cif(sub, graphs[cid], out / "structures" / f"{cid}_importance.cif")
+        if k < args.max_figures:
+            fig = plot_importance(sub, graphs[cid], args.top_k, f"{cid}: {extra['prediction'][cid]:.3g} {meta['units']}")
+            save_figure(fig, f"fig3_{cid}", out / "figures")
+            fig.clf()
+    stats = importance_statistics(atoms, graphs)
+    for key, table in stats.items():
+        table.to_csv(out / f"importance_by_{key}.csv", index=False)
+    print(f"explained {len(ids)} structures -> {out} (atoms.csv, head_weights.csv, structures/, figures/, "
+          f"importance_by_*.csv)")
+    print(stats["metal"].to_string(index=False))
+    if failures:
+        print(f"skipped {len(failures)} bad input(s):", file=sys.stderr)
+        for _, msg in failures[:10]:
+            print(f"  {msg}", file=sys.stderr)
+
+
 NOTEBOOKS = {"quickstart": "00_quickstart", "curves": "01_training_curves", "table1": "02_table1_ablation",
              "table2": "03_table2_splits", "table3": "04_table3_geocgnn", "attention": "05_attention"}
 
@@ -245,6 +287,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", default=None)
     _add_common(q)
     q.set_defaults(func=cmd_baseline)
+
+    q = sub.add_parser("explain", help="per-atom attention: CSV, XYZ/CIF with importance, Figure 3 views, statistics")
+    q.add_argument("checkpoint")
+    q.add_argument("paths", nargs="+")
+    q.add_argument("--out", default="explain")
+    q.add_argument("--top-k", type=int, default=3)
+    q.add_argument("--max-figures", type=int, default=10)
+    q.add_argument("--cache-dir", default=None)
+    q.set_defaults(func=cmd_explain)
 
     q = sub.add_parser("reproduce", help="run a paper notebook through papermill")
     q.add_argument("name", choices=["all"] + list(NOTEBOOKS))

@@ -45,6 +45,11 @@ def test_train_predict_evaluate(tmp_path, capsys, monkeypatch):
     assert abs(atoms["weight"].sum() - 1) < 1e-5  # mean pooling: 1/n per atom of the one crystal
     assert main(["evaluate", str(out / "checkpoint.pt"), "--dataset", str(folder), "--split", "all"]) == 0
     assert '"n": 24' in capsys.readouterr().out
+    ex = tmp_path / "explain"
+    assert main(["explain", str(out / "checkpoint.pt"), str(new), "--out", str(ex)]) == 0
+    assert (ex / "structures" / "good.xyz").exists() and (ex / "figures" / "fig3_good.png").exists()
+    assert abs(pd.read_csv(ex / "atoms.csv")["importance"].sum() - 1) < 1e-5
+    assert (ex / "importance_by_motif.csv").exists()
 
 
 def test_bad_dataset_is_a_clear_error(capsys):

@@ -32,6 +32,8 @@ GEOMETRY_16BAR = None  # every numeric column of the Zeo++ table except its inde
 _MASS = {z: float(Element.from_Z(z).atomic_mass) for z in range(1, 101)}
 _IS_METAL = {z: bool(Element.from_Z(z).is_metal or Element.from_Z(z).is_metalloid and z not in (5, 14))
              for z in range(1, 101)}
+_METAL_MASK = np.array([False] + [_IS_METAL[z] for z in range(1, 101)])
+_MASS_ARRAY = np.array([0.0] + [_MASS[z] for z in range(1, 101)])
 
 
 def chemistry_descriptors(graph: CrystalGraph) -> dict:
@@ -40,14 +42,14 @@ def chemistry_descriptors(graph: CrystalGraph) -> dict:
     atom (Å³), number of atoms, mean nearest-neighbour distance (Å), partial-charge statistics (e)."""
     z = graph.atomic_numbers.astype(int)
     n = len(z)
-    symbols = [Element.from_Z(int(k)).symbol for k in z]
-    out = {f"frac_{e}": symbols.count(e) / n for e in ELEMENTS}
+    counts = np.bincount(z, minlength=101)
+    out = {f"frac_{e}": counts[Element(e).Z] / n for e in ELEMENTS}
     for m in METALS:
-        out[f"metal_{m}"] = (sum(k in LANTHANIDES for k in z) if m == "Ln" else symbols.count(m)) / n
-    metal = np.array([_IS_METAL[int(k)] for k in z])
+        out[f"metal_{m}"] = (counts[min(LANTHANIDES):max(LANTHANIDES) + 1].sum() if m == "Ln" else counts[Element(m).Z]) / n
+    metal = _METAL_MASK[z]
     volume = abs(float(np.linalg.det(graph.lattice.astype(np.float64))))
     out.update({"metal_fraction": float(metal.mean()), "n_atoms": n, "volume_per_atom": volume / n,
-                "density": sum(_MASS[int(k)] for k in z) / volume * 1.66054,
+                "density": float(_MASS_ARRAY[z].sum()) / volume * 1.66054,
                 "mean_nn_distance": float(graph.distances[:, 0].mean())})
     q = graph.charges
     if q is not None:

@@ -1,0 +1,25 @@
+"""Descriptor baseline: chemistry descriptors against pymatgen, geometry table from the real data."""
+import numpy as np
+import pytest
+from conftest import rocksalt, triclinic
+
+from aecgcnn.baselines.descriptors import _geometry_table, chemistry_descriptors
+from aecgcnn.graph import build_graph
+
+
+def test_chemistry_descriptors_match_pymatgen():
+    s = triclinic()
+    d = chemistry_descriptors(build_graph(s, charges=np.array([1.0, -0.5, -0.5, 0.0])))
+    assert d["frac_O"] == 0.5 and d["frac_Si"] == 0.25 and d["metal_Mg"] == 0.25 and d["metal_fraction"] == 0.25
+    assert d["density"] == pytest.approx(s.density, rel=1e-4)
+    assert d["volume_per_atom"] == pytest.approx(s.volume / 4, rel=1e-5)
+    assert d["q_max"] == 1.0 and d["q_min"] == -0.5
+    assert "q_std" not in chemistry_descriptors(build_graph(rocksalt()))  # no charges, no charge stats
+
+
+def test_geometry_table_has_zeo_descriptors(data_dir):
+    table = _geometry_table(data_dir)
+    assert len(table) == 9340
+    full = [v for v in table.values() if "geo_ASA" in v]
+    assert len(full) == 7525 and {"geo_Di", "geo_POAVF", "geo_density"} <= set(full[0])
+    assert not any("uptake" in k for v in full[:50] for k in v)  # the label never leaks into the features
