@@ -85,14 +85,12 @@ def cmd_train(args):
 
 def cmd_predict(args):
     from aecgcnn.checkpoint import load_checkpoint
-    from aecgcnn.predict import collect_cifs, entries_from_files, predict_entries
+    from aecgcnn.predict import predict_files, report_failures
     from aecgcnn.train import resolve_device
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
-    entries, failures = entries_from_files(collect_cifs(args.paths))
-    pred = predict_entries(model, meta, entries, with_attention=bool(args.attention), device=device,
-                           cache_dir=args.cache_dir)
-    failures += pred.failures
+    pred = predict_files(model, meta, args.paths, with_attention=bool(args.attention), device=device,
+                         cache_dir=args.cache_dir)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     units = meta.get("units", "")
@@ -107,15 +105,7 @@ def cmd_predict(args):
             w.writeheader()
             w.writerows(pred.atoms)
         print(f"per-atom pooling weights -> {args.attention}")
-    if failures:
-        skipped = out.with_name(out.stem + "_skipped.csv")
-        with open(skipped, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["id", "problem"])
-            w.writerows(failures)
-        print(f"skipped {len(failures)} bad input(s), listed in {skipped}:", file=sys.stderr)
-        for _, msg in failures[:10]:
-            print(f"  {msg}", file=sys.stderr)
+    report_failures(pred.failures, out.with_name(out.stem + "_skipped.csv"))
 
 
 def cmd_evaluate(args):
@@ -161,16 +151,13 @@ def cmd_baseline(args):
 def cmd_explain(args):
     import pandas as pd
     from aecgcnn.checkpoint import load_checkpoint
-    from aecgcnn.data.cache import build_graphs
     from aecgcnn.explain import explain_graphs, importance_statistics, plot_importance, write_cif, write_extxyz
-    from aecgcnn.predict import collect_cifs, entries_from_files
+    from aecgcnn.predict import graphs_for_files, report_failures
     from aecgcnn.reports import save_figure
     model, meta = load_checkpoint(args.checkpoint, "cpu")
-    entries, failures = entries_from_files(collect_cifs(args.paths))
-    built = build_graphs(entries, meta["graph_settings"], args.cache_dir, require_target=False)
-    failures += built.failures
-    ids = [e.id for e in built.entries]
-    atoms, extra = explain_graphs(model, built.graphs, ids)
+    entries, graph_list, failures = graphs_for_files(args.paths, meta["graph_settings"], args.cache_dir)
+    ids = [e.id for e in entries]
+    atoms, extra = explain_graphs(model, graph_list, ids)
     out = Path(args.out)
     (out / "structures").mkdir(parents=True, exist_ok=True)
     atoms.to_csv(out / "atoms.csv", index=False)
@@ -179,7 +166,7 @@ def cmd_explain(args):
     pd.DataFrame(heads).to_csv(out / "head_weights.csv", index=False)
     pd.DataFrame({"id": list(extra["prediction"]), "prediction": list(extra["prediction"].values())}).to_csv(
         out / "predictions.csv", index=False)
-    graphs = dict(zip(ids, built.graphs))
+    graphs = dict(zip(ids, graph_list))
     for k, cid in enumerate(ids):
         sub = atoms[atoms["id"] == cid]
         write_extxyz(sub, graphs[cid], out / "structures" / f"{cid}.xyz")
@@ -194,10 +181,7 @@ def cmd_explain(args):
     print(f"explained {len(ids)} structures -> {out} (atoms.csv, head_weights.csv, structures/, figures/, "
           f"importance_by_*.csv)")
     print(stats["metal"].to_string(index=False))
-    if failures:
-        print(f"skipped {len(failures)} bad input(s):", file=sys.stderr)
-        for _, msg in failures[:10]:
-            print(f"  {msg}", file=sys.stderr)
+    report_failures(failures, out / "skipped.csv")
 
 
 NOTEBOOKS = {"quickstart": "00_quickstart", "curves": "01_training_curves", "table1": "02_table1_ablation",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,12 @@ def _subset(ids: list[str], n: int | None, seed: int) -> list[str]:
     return [ids[i] for i in rng.permutation(len(ids))[:n]]
 
 
+def split_labelled(entries) -> tuple[list, list]:
+    """(entries with a finite label, entries whose label is NaN or missing)."""
+    good = [e for e in entries if e.target is not None and math.isfinite(e.target)]
+    return good, [e for e in entries if not (e.target is not None and math.isfinite(e.target))]
+
+
 def prepare_split(exp: Experiment, entries) -> dict:
     """The (saved) split of the experiment, with the requested nested subset sizes applied."""
     split_seed = exp.seed if exp.split_seed is None else exp.split_seed
@@ -98,6 +105,13 @@ def run_experiment(exp: Experiment, entries=None) -> dict:
     out = Path(exp.out_dir) if exp.out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
+    entries, unlabelled = split_labelled(entries)
+    if unlabelled:
+        print(f"[aecgcnn] {len(unlabelled)} entries have no label (NaN or missing) and are left out of the split"
+              + (f"; listed in {out / 'unlabelled_entries.csv'}" if out else ""))
+        if out:
+            (out / "unlabelled_entries.csv").write_text("id,problem\n" + "".join(
+                f"{e.id},{e.source}: label is NaN or missing\n" for e in unlabelled))
     split = prepare_split(exp, entries)
     sets, built = load_datasets(exp, split, entries, out)
     if len(sets["train"]) < 2 or len(sets["val"]) < 1 or len(sets["test"]) < 1:
@@ -118,7 +132,7 @@ def run_experiment(exp: Experiment, entries=None) -> dict:
         "best_epoch": result.best_epoch, "best_val_mae": result.best_val_mae,
         "train_seconds": result.seconds,
         "sizes": {k: len(v) for k, v in sets.items()},
-        "skipped_entries": len(built.failures),
+        "skipped_entries": len(built.failures), "unlabelled_entries": len(unlabelled),
         "experiment": asdict(exp),
         "model_config": model.config_dict(), "model_kind": model.kind,
         "n_parameters": int(sum(p.numel() for p in model.parameters())),

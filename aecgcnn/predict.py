@@ -32,6 +32,30 @@ def entries_from_files(files: list[Path]) -> tuple[list[Entry], list[tuple[str, 
     return entries, failures
 
 
+def graphs_for_files(paths, settings, cache_dir=None, progress: bool = True):
+    """Graphs of the CIF files / folders in ``paths``: (good entries, their graphs, failures (id, message))."""
+    entries, failures = entries_from_files(collect_cifs(paths))
+    built = build_graphs(entries, settings, cache_dir, require_target=False, progress=progress)
+    return built.entries, built.graphs, failures + built.failures
+
+
+def report_failures(failures, out_csv=None, stream=None) -> None:
+    """Print skipped inputs (first 10) to stderr and, with ``out_csv``, list them all in a CSV."""
+    import csv
+    import sys
+    if not failures:
+        return
+    if out_csv:
+        with open(out_csv, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "problem"])
+            w.writerows(failures)
+    where = f", listed in {out_csv}" if out_csv else ""
+    print(f"skipped {len(failures)} bad input(s){where}:", file=stream or sys.stderr)
+    for _, msg in failures[:10]:
+        print(f"  {msg}", file=stream or sys.stderr)
+
+
 @dataclass
 class Predictions:
     """Predicted values per good entry, optional per-atom attention, and the skipped entries."""
@@ -44,14 +68,15 @@ class Predictions:
 
 
 @torch.no_grad()
-def predict_entries(model, meta: dict, entries: list[Entry], with_attention: bool = False, batch_size: int = 32,
-                    device="cpu", cache_dir=None, progress: bool = True) -> Predictions:
-    """Predict the target of each entry with a loaded model (see :func:`aecgcnn.checkpoint.load_checkpoint`)."""
-    built = build_graphs(entries, meta["graph_settings"], cache_dir, require_target=False, progress=progress)
-    ds = GraphDataset(built.graphs, None, [e.id for e in built.entries])
-    paths = {e.id: e.meta.get("path", e.source) for e in built.entries}
+def predict_files(model, meta: dict, paths, with_attention: bool = False, batch_size: int = 32,
+                  device="cpu", cache_dir=None, progress: bool = True) -> Predictions:
+    """Predict the target of every CIF in ``paths`` (files or folders) with a loaded model
+    (see :func:`aecgcnn.checkpoint.load_checkpoint`); bad files end up in ``failures``."""
+    entries, graphs, failures = graphs_for_files(paths, meta["graph_settings"], cache_dir, progress)
+    ds = GraphDataset(graphs, None, [e.id for e in entries])
+    paths = {e.id: e.meta.get("path", e.source) for e in entries}
     model.eval().to(device)
-    out = Predictions([], [], [], failures=list(built.failures))
+    out = Predictions([], [], [], failures=failures)
     start = 0
     for batch in make_loader(ds, batch_size, device=device):
         batch = batch.to(device)

@@ -62,7 +62,7 @@ def main():
             got = np.where(g.mask, g.distances, np.inf)
             assert np.allclose(np.sort(np.sort(got, 1), 0), np.sort(np.sort(ref, 1), 0), atol=1e-3)
         rows.append((name, n, atoms, t_ref, t_ours))
-    print(f"\n| dataset | structures | atoms | reference s | reference structures/s | aecgcnn s | "
+    print("\n| dataset | structures | atoms | reference s | reference structures/s | aecgcnn s | "
           f"aecgcnn structures/s | aecgcnn atoms/s | speed-up |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, n, atoms, t_ref, t_ours in rows:

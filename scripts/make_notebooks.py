@@ -59,7 +59,7 @@ rows = [{"preset": LADDER_LABELS[p], "epoch": h["epoch"], "train_loss": h["train
         for p in LADDER for h in results[p]["runs"][0]["history"]]
 curves = pd.DataFrame(rows)
 write_table(curves, "fig1_2_curves", f"Figures 1-2 data: per-epoch MSE (normalised) on {dataset}, seed {settings['seeds'][0]}, "
-            f"profile {profile}", figs, data=dataset, profile=profile, seeds=settings["seeds"])
+            f"profile {profile}", figs, data=dataset, profile=profile, seeds=settings["seeds"], command=COMMAND)
 curves.pivot(index="epoch", columns="preset", values="train_loss").tail()'''),
     ("code", '''fig1 = plot_curves(hist, "train_loss", "training MSE (normalised)")
 fig1.axes[0].set_title(f"Figure 1 (ours): training loss, {dataset}, profile {profile}")
@@ -89,7 +89,7 @@ for p in LADDER:
 table1 = pd.DataFrame(rows)
 write_table(table1, "table1_ablation", f"Table I: ladder on {dataset} (ours, 80/10/10, profile {profile}, "
             f"{settings['epochs']} epochs, seeds {settings['seeds']}) beside the paper's BW-20K 0.15 bar numbers",
-            figs, data=dataset, profile=profile, seeds=settings["seeds"])
+            figs, data=dataset, profile=profile, seeds=settings["seeds"], command=COMMAND)
 table1'''),
     ("code", '''fig, ax = plt.subplots(figsize=(7, 3.5))
 ours = [results[p]["test"]["mae"][0] for p in LADDER]
@@ -142,7 +142,7 @@ for ds in datasets:
 table2 = pd.DataFrame(rows)
 write_table(table2, "table2_splits", f"Table II (ours, profile {profile}, {settings['epochs']} epochs, seeds "
             f"{settings['seeds']}): CO2 uptake (mol/kg) test MAE / SRCC beside the paper", figs,
-            data=", ".join(datasets), profile=profile, seeds=settings["seeds"])
+            data=", ".join(datasets), profile=profile, seeds=settings["seeds"], command=COMMAND)
 table2'''),
     ("code", '''measured = table2[table2["test MAE (ours)"] != ""].copy()
 measured["ours"] = measured["test MAE (ours)"].str.split(" ").str[0].astype(float)
@@ -196,7 +196,7 @@ for n in settings["sizes"]:
 table3 = pd.DataFrame(rows)
 write_table(table3, "table3_geocgnn", f"Table III (ours, profile {profile}, {settings['epochs']} epochs, seeds "
             f"{settings['seeds']}): MP formation energy test MAE (eV/atom) beside the paper", figs,
-            data=dataset, profile=profile, seeds=settings["seeds"])
+            data=dataset, profile=profile, seeds=settings["seeds"], command=COMMAND)
 table3'''),
     ("code", '''fig, ax = plt.subplots(figsize=(5.5, 4))
 for k, label in enumerate(models):
@@ -239,7 +239,7 @@ for cid in list(graphs)[:n_figures]:
     ("code", '''stats = importance_statistics(atoms, graphs)
 for key, table in stats.items():
     write_table(table, f"attention_by_{key}", f"Attention pooling by {key} over {n} test MOFs of {dataset} "
-                f"(profile {profile})", figs, data=dataset, profile=profile, seeds=settings["seeds"])
+                f"(profile {profile})", figs, data=dataset, profile=profile, seeds=settings["seeds"], command=COMMAND)
 stats["metal"]'''),
     ("code", "stats[\"motif\"]"),
     ("code", '''fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
@@ -315,6 +315,11 @@ save_figure(fig, "quickstart_attention", figs)
 atoms.sort_values("importance", ascending=False).head(5)[["element", "atom_index", "importance", "relative_importance"]]'''),
 ])
 
+SHORT = {"00_quickstart": "quickstart", "01_training_curves": "curves", "02_table1_ablation": "table1",
+         "03_table2_splits": "table2", "04_table3_geocgnn": "table3", "05_attention": "attention"}
 for name, book in notebooks.items():
+    first_code = next(i for i, c in enumerate(book.cells) if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []))
+    book.cells[first_code].source = (f'COMMAND = f"aecgcnn reproduce {SHORT[name]} --profile {{profile}} (notebooks/{name}.ipynb)"\n'
+                                     + book.cells[first_code].source)
     nbf.write(book, ROOT / f"{name}.ipynb")
     print("wrote", ROOT / f"{name}.ipynb")

@@ -112,7 +112,7 @@ def test_user_folder_and_table(tmp_path):
     entries = load_entries(str(folder))
     assert [e.id for e in entries] == ["a", "b", "c"] and math.isnan(entries[1].target) and entries[2].cif is None
     table = tmp_path / "t.csv"
-    table.write_text(f"id,cif,target\nx,mine/a.cif,0.5\n")
+    table.write_text("id,cif,target\nx,mine/a.cif,0.5\n")
     (e,) = load_entries(str(table))
     assert e.target == 0.5 and "_cell_length_a" in e.cif
     with pytest.raises(InputError, match="neither a named dataset"):
@@ -138,3 +138,12 @@ def test_missing_data_dir_is_explained(monkeypatch):
     monkeypatch.delenv("AECGCNN_DATA", raising=False)
     with pytest.raises(InputError, match="AECGCNN_DATA"):
         load_entries("mp-megnet-2018")
+
+
+def test_experiment_splits_only_labelled_entries():
+    from aecgcnn.experiment import Experiment, prepare_split, split_labelled
+    entries = [Entry(f"m{i}", math.nan if i % 4 == 0 else float(i), "cif", f"m{i}.cif") for i in range(100)]
+    good, missing = split_labelled(entries)
+    assert len(good) == 75 and len(missing) == 25
+    split = prepare_split(Experiment(dataset="toy", save_split_file=False), good)
+    assert sum(len(split[k]) for k in ("train", "val", "test")) == 75

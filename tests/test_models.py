@@ -1,6 +1,5 @@
 """Model ladder properties, for every preset (issue: gradients, padding, invariances, overfit, save/load)."""
 import copy
-import math
 
 import numpy as np
 import pytest
@@ -104,9 +103,7 @@ def test_supercell_gives_the_same_prediction(preset):
     q = charged(s)
     sc = s.copy()
     sc.make_supercell([2, 1, 1])
-    q2 = np.tile(q, 2) if [site.species for site in sc][:len(s)] != [site.species for site in s] else None
-    # pymatgen orders supercell sites as each original site followed by its image
-    q2 = np.repeat(q, 2)
+    q2 = np.repeat(q, 2)  # pymatgen orders supercell sites as each original site followed by its image
     np.testing.assert_allclose(predict(model, [build_graph(sc, charges=q2)]),
                                predict(model, [build_graph(s, charges=q)]), rtol=1e-4, atol=1e-5)
 
