@@ -3,6 +3,7 @@ peak memory, and the cost relative to ``cgcnn``. Each preset runs in a fresh chi
 (CPU: max RSS growth; CUDA: max allocated) is its own.
 
     python benchmarks/train_throughput.py [--batch-size 64] [--steps 3] [--compile] [--device auto]
+        [--presets cgcnn ae-cgcnn] [--datasets mp-megnet-2018 core2019-co2-0.15bar]
 """
 from __future__ import annotations
 
@@ -62,12 +63,13 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--presets", nargs="+", default=None)
+    ap.add_argument("--datasets", nargs="+", default=["mp-megnet-2018", "core2019-co2-0.15bar"])
     args = ap.parse_args()
     from aecgcnn.models import LADDER
     presets = args.presets or LADDER + ["geocgnn"]
     ctx = mp.get_context("fork")
     rows = []
-    for dataset in ("mp-megnet-2018", "core2019-co2-0.15bar"):
+    for dataset in args.datasets:
         for preset in presets:
             q = ctx.Queue()
             p = ctx.Process(target=_measure, args=(args, preset, dataset, q))

@@ -177,13 +177,13 @@ settings = profile_settings("mp_curve", profile, epochs=epochs, seeds=seeds)
 figs, runs = output_dirs(profile, out_dir)
 entries = load_entries(dataset, data_dir)
 settings'''),
-    ("code", '''models = {"GeoCGNN": ("geocgnn", {}, False), "AE-CGCNN (no plane waves)": ("ae-cgcnn", {"geo_features": "radial"}, True)}
+    ("code", '''models = {"GeoCGNN": ("geocgnn", {}), "AE-CGCNN (no plane waves)": ("ae-cgcnn", {"geo_features": "radial"})}
 results = {}
 for n in settings["sizes"]:
-    for label, (preset, overrides, can_compile) in models.items():
+    for label, (preset, overrides) in models.items():
         exp = Experiment(dataset=dataset, preset=preset, overrides=overrides, split="file", train_size=n,
                          val_size=settings["val_size"], test_size=settings["test_size"], epochs=settings["epochs"],
-                         device=device, compile=settings["compile"] and can_compile, data_dir=data_dir,
+                         device=device, compile=settings["compile"], data_dir=data_dir,
                          out_dir=str(runs / dataset / "learning-curve" / preset / f"n{n}"))
         results[(n, label)] = run_seeds(exp, settings["seeds"], entries)'''),
     ("code", '''rows = []

@@ -9,4 +9,4 @@ for preset in cgcnn edge attention cg atten2 ae-cgcnn; do
   aecgcnn train "${common[@]}" --preset "$preset" --compile --out "$out/$preset"
 done
 aecgcnn train "${common[@]}" --preset ae-cgcnn --geo-features radial --compile --out "$out/ae-cgcnn-radial"
-aecgcnn train "${common[@]}" --model geocgnn --out "$out/geocgnn"
+aecgcnn train "${common[@]}" --model geocgnn --compile --out "$out/geocgnn"

@@ -104,6 +104,12 @@ class GeoCGNN(nn.Module):
     def config_dict(self) -> dict:
         return asdict(self.config)
 
+    def compile_layers(self) -> "GeoCGNN":
+        """torch.compile every block (dynamic atom count); the last block differs, so two graphs compile."""
+        for block in self.blocks:
+            block.compile(dynamic=True)
+        return self
+
     def forward(self, batch, return_attention: bool = False):
         cfg = self.config
         x = torch.sigmoid(self.embed(one_hot_z(batch.atomic_numbers, cfg.n_elements)))
