@@ -107,7 +107,6 @@ def _fast_p1(text: str, source: str) -> ParsedCrystal | None:
     if text.count("data_") != 1:
         return None
     lines = [ln.strip() for ln in text.splitlines()]
-    lower = text.lower()
     sg = None
     for ln in lines:
         if ln.lower().startswith(("_symmetry_space_group_name_h-m", "_space_group_name_h-m_alt")):
@@ -125,9 +124,11 @@ def _fast_p1(text: str, source: str) -> ParsedCrystal | None:
             tags, i = [], i + 1
             while i < len(lines) and lines[i].startswith("_"):
                 tags.append(lines[i].split()[0].lower()); i += 1
-            rows = []
-            while i < len(lines) and lines[i] and not lines[i].startswith(("_", "loop_", "data_", "#")):
-                rows.append(lines[i]); i += 1
+            rows = []  # the loop body runs to the next tag / loop / block; blank and comment lines are skipped
+            while i < len(lines) and not lines[i].startswith(("_", "loop_", "data_")):
+                if lines[i] and not lines[i].startswith("#"):
+                    rows.append(lines[i])
+                i += 1
             loops.append((tags, rows))
         else:
             i += 1
@@ -137,7 +138,7 @@ def _fast_p1(text: str, source: str) -> ParsedCrystal | None:
             if not ops <= _IDENTITY_OPS:
                 return None
     site_loop = [(t, r) for t, r in loops if "_atom_site_fract_x" in t]
-    if len(site_loop) != 1 or "_atom_site_aniso_label" in lower and len(loops) > 3:
+    if len(site_loop) != 1:
         return None
     tags, rows = site_loop[0]
     if any(("'" in r or '"' in r) for r in rows):

@@ -84,3 +84,29 @@ def test_partial_occupancy_is_rejected():
 def test_read_cif_names_missing_file(tmp_path):
     with pytest.raises(InputError, match="nope.cif"):
         read_cif(tmp_path / "nope.cif")
+
+
+def test_blank_line_inside_the_atom_loop_keeps_every_atom():
+    text = """data_x
+_symmetry_space_group_name_H-M 'P 1'
+_cell_length_a 5
+_cell_length_b 5
+_cell_length_c 5
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_charge
+Na1 Na 0.0 0.0 0.0 0.5
+
+# a comment between rows
+Cl1 Cl 0.5 0.5 0.5 -0.5
+"""
+    p = parse_cif(text, "gap.cif")
+    assert [s.specie.symbol for s in p.structure] == ["Na", "Cl"]
+    np.testing.assert_allclose(p.charges, [0.5, -0.5])
