@@ -55,7 +55,7 @@ def cmd_data_download(args):
         for rel in DATASETS[name].files:
             if rel not in FILES:
                 raise InputError(f"{name}: {DATASETS[name].description}")
-            print(f"{rel} -> {download(rel, root)}")
+            print(f"{rel}: present, SHA-256 verified ({download(rel, root)[0]})")
 
 
 def _experiment_from_args(args):

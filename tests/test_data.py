@@ -147,3 +147,12 @@ def test_experiment_splits_only_labelled_entries():
     assert len(good) == 75 and len(missing) == 25
     split = prepare_split(Experiment(dataset="toy", save_split_file=False), good)
     assert sum(len(split[k]) for k in ("train", "val", "test")) == 75
+
+
+def test_download_verifies_present_files_and_explains_missing(tmp_path, data_dir):
+    from aecgcnn.data.sources import FILES, download
+    rel = "mof/bwdb_boyd2019_labels.csv"
+    assert download(rel, data_dir) == [data_dir / rel]  # SHA-256 of the shared copy matches
+    with pytest.raises(InputError, match="not implemented|offline"):
+        download(rel, tmp_path)  # nothing fetchable for this file: says where it comes from
+    assert all(u.startswith("https://") for f in FILES.values() for u in f.urls)
