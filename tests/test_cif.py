@@ -6,6 +6,15 @@ from aecgcnn import InputError
 from aecgcnn import cif as cifmod
 from aecgcnn.cif import parse_cif, read_cif
 
+ATOM_LOOP = """loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_charge
+"""
+
 NACL_CHARGED = """data_NaCl
 _symmetry_space_group_name_H-M 'F m -3 m'
 _cell_length_a 5.64
@@ -21,14 +30,7 @@ x+1/2,y+1/2,z
 x+1/2,y,z+1/2
 x,y+1/2,z+1/2
 -x,-y,-z
-loop_
-_atom_site_label
-_atom_site_type_symbol
-_atom_site_fract_x
-_atom_site_fract_y
-_atom_site_fract_z
-_atom_site_charge
-Na1 Na 0.0 0.0 0.0 0.9
+""" + ATOM_LOOP + """Na1 Na 0.0 0.0 0.0 0.9
 Cl1 Cl 0.5 0.5 0.5 -0.9
 """
 
@@ -95,14 +97,7 @@ _cell_length_c 5
 _cell_angle_alpha 90
 _cell_angle_beta 90
 _cell_angle_gamma 90
-loop_
-_atom_site_label
-_atom_site_type_symbol
-_atom_site_fract_x
-_atom_site_fract_y
-_atom_site_fract_z
-_atom_site_charge
-Na1 Na 0.0 0.0 0.0 0.5
+""" + ATOM_LOOP + """Na1 Na 0.0 0.0 0.0 0.5
 
 # a comment between rows
 Cl1 Cl 0.5 0.5 0.5 -0.5

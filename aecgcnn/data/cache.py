@@ -7,6 +7,7 @@ skip bad entries and report them (count on stdout, one row per entry in a CSV re
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import math
@@ -139,18 +140,17 @@ def build_graphs(entries: list[Entry], settings: GraphSettings | None = None, ca
         workers = workers or max(1, min(len(todo) // 50 + 1, os.cpu_count() or 1))
         jobs = list(todo.values())
         bar = tqdm(total=len(jobs), desc="building graphs", unit="crystal", disable=not progress)
-        if workers > 1:
-            ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-            with ctx.Pool(workers) as pool:
-                for k, g, err in pool.imap_unordered(_build_one, jobs, chunksize=8):
-                    graphs.update({k: g} if g is not None else {})
-                    errors.update({k: err} if err else {})
-                    bar.update()
-        else:
-            for job in jobs:
-                k, g, err = _build_one(job)
-                graphs.update({k: g} if g is not None else {})
-                errors.update({k: err} if err else {})
+        with contextlib.ExitStack() as stack:
+            if workers > 1:
+                ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+                results = stack.enter_context(ctx.Pool(workers)).imap_unordered(_build_one, jobs, chunksize=8)
+            else:
+                results = map(_build_one, jobs)
+            for k, g, err in results:
+                if err:
+                    errors[k] = err
+                else:
+                    graphs[k] = g
                 bar.update()
         bar.close()
     good_entries, good_graphs = [], []
