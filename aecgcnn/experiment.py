@@ -120,7 +120,7 @@ def run_experiment(exp: Experiment, entries=None) -> dict:
     model = model_from_preset(exp.preset, **exp.overrides)
     tcfg = TrainConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, batch_size=exp.batch_size,
                        seed=exp.seed, device=exp.device, amp=exp.amp, compile=exp.compile,
-                       progress=exp.progress)
+                       progress=exp.progress, log_path=str(out / "history.csv") if out else None)
     result = train_model(model, sets["train"], sets["val"], tcfg)
     device = resolve_device(exp.device)
     p_test, t_test = predict_dataset(model, sets["test"], exp.batch_size, device)
@@ -145,10 +145,7 @@ def run_experiment(exp: Experiment, entries=None) -> dict:
     if out:
         save_checkpoint(out / "checkpoint.pt", model, GraphSettings(), exp.dataset, metrics["target"],
                         metrics["units"], extra={"preset": exp.preset, "test_mae": metrics["test"]["mae"], "experiment": asdict(exp)})
-        with open(out / "history.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(result.history[0]))
-            w.writeheader()
-            w.writerows(result.history)
+        # history.csv was written epoch by epoch by the trainer (TrainConfig.log_path)
         with open(out / "test_predictions.csv", "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["id", "target", "prediction"])

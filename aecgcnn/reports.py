@@ -11,17 +11,18 @@ from aecgcnn.provenance import stamp
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
 
 # Experiment scale per experiment family and profile. quick: CI (a couple of minutes on 2 CPU cores);
-# cpu: about an hour on 2 cores; paper: the paper's protocol (50 epochs, 5 splits, full data) for a GPU.
+# cpu: at most about an hour per notebook on 2 cores (measured: README "Results"); paper: the paper's
+# protocol (50 epochs, 5 splits, full data) for a GPU.
 PROFILES = {
     "mof": {  # CoRE-2019 ladder, Figures 1-2, Tables I-II, attention
         "quick": {"train_size": 64, "val_size": 32, "test_size": 64, "epochs": 2, "seeds": [0], "compile": False},
-        "cpu": {"train_size": 600, "val_size": 150, "test_size": 400, "epochs": 15, "seeds": [0], "compile": True},
+        "cpu": {"train_size": 400, "val_size": 100, "test_size": 500, "epochs": 10, "seeds": [0], "compile": True},
         "paper": {"train_size": None, "val_size": None, "test_size": None, "epochs": 50, "seeds": [0, 1, 2, 3, 4],
                   "compile": True},
     },
     "mp_curve": {  # Table III learning curve on mp-megnet-2018 (fixed MEGNet val/test subsets)
         "quick": {"sizes": [100, 200], "val_size": 50, "test_size": 100, "epochs": 2, "seeds": [0], "compile": False},
-        "cpu": {"sizes": [300, 500, 1000, 3478, 6956], "val_size": 500, "test_size": 1000, "epochs": 30,
+        "cpu": {"sizes": [300, 500, 1000, 3478, 6956], "val_size": 500, "test_size": 1000, "epochs": 20,
                 "seeds": [0], "compile": True},
         "paper": {"sizes": [300, 500, 1000, 3478, 6956, 13912, 27824, 44376], "val_size": None, "test_size": None,
                   "epochs": 50, "seeds": [0, 1, 2, 3, 4], "compile": True},

@@ -28,6 +28,7 @@ class TrainConfig:
     amp: bool = False
     compile: bool = False  # torch.compile the conv layers (worth it from a few epochs of real data on)
     progress: bool = True
+    log_path: str | None = None  # append each epoch's history row to this CSV while training (tail -f it)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -119,6 +120,8 @@ def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: T
                "train_mae": abs_err / max(n, 1), "val_loss": val_loss, "val_mae": val["mae"],
                "val_srcc": val["srcc"], "seconds": time.time() - t0}
         result.history.append(row)
+        if cfg.log_path:
+            append_history_row(cfg.log_path, row, fresh=epoch == 1)
         if val["mae"] < result.best_val_mae:
             result.best_val_mae, result.best_epoch = val["mae"], epoch
             best_state = copy.deepcopy(model.state_dict())
@@ -127,6 +130,16 @@ def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: T
         model.load_state_dict(best_state)
     result.seconds = time.time() - start
     return result
+
+
+def append_history_row(path, row: dict, fresh: bool = False) -> None:
+    """Append one history row to a CSV (``fresh``: start the file with a header)."""
+    import csv
+    with open(path, "w" if fresh else "a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(row))
+        if fresh:
+            w.writeheader()
+        w.writerow(row)
 
 
 def config_dict(cfg: TrainConfig) -> dict:

@@ -159,3 +159,15 @@ def test_unknown_config_key_is_rejected():
         model_from_preset("cgcnn", n_layers=3)
     with pytest.raises(ValueError, match="geo_features"):
         model_from_preset("cgcnn", geo_features="everything")
+
+
+def test_history_is_logged_epoch_by_epoch(tmp_path):
+    """TrainConfig.log_path: the CSV holds exactly the rows of the returned history, one per epoch."""
+    import pandas as pd
+    gs = graphs_of([triclinic(), rocksalt(), one_atom_fcc(), sparse_cubic()])
+    ds = GraphDataset(gs, [0.5, -1.0, 2.0, 1.2], list("abcd"))
+    log = tmp_path / "history.csv"
+    result = train_model(small("cgcnn"), ds, ds, TrainConfig(epochs=3, batch_size=4, progress=False, log_path=str(log)))
+    logged = pd.read_csv(log)
+    assert logged["epoch"].tolist() == [1, 2, 3]
+    np.testing.assert_allclose(logged["val_mae"], [h["val_mae"] for h in result.history])

@@ -10,6 +10,7 @@ Missing geometry is left as NaN, which scikit-learn's tree models handle nativel
 from __future__ import annotations
 
 import csv
+import functools
 import time
 from pathlib import Path
 
@@ -107,6 +108,17 @@ def make_regressor(kind: str, seed: int):
     raise ValueError(f"unknown regressor {kind!r}: rf | gb")
 
 
+@functools.lru_cache(maxsize=4)
+def dataset_descriptors(dataset: str, data_dir=None, cache_dir=None, use_geometry: bool = True):
+    """Descriptors of every buildable entry of a dataset, computed once per process (seeds and regressors
+    reuse them) → (entries [n], X [n, n_features], feature names, y [n] in the dataset's units, n skipped)."""
+    entries = load_entries(dataset, data_dir)
+    built = build_graphs(entries, cache_dir=cache_dir, progress=False)
+    X, names = descriptor_matrix(built.entries, built.graphs, data_dir, use_geometry)
+    y = np.array([e.target for e in built.entries])
+    return built.entries, X, names, y, len(built.failures)
+
+
 def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, regressor: str = "rf",
                             data_dir=None, cache_dir=None, use_geometry: bool = True, out_dir=None) -> dict:
     """Fit the descriptor model on the split's train (+val) part and test it on the test part.
@@ -114,12 +126,9 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
     Returns the same results format as :func:`aecgcnn.experiment.run_experiment` (``test``, ``train``
     metrics, sizes, provenance) plus the feature names and importances."""
     import json
-    entries = load_entries(dataset, data_dir)
-    built = build_graphs(entries, cache_dir=cache_dir, progress=False)
-    parts = make_split(split, built.entries, seed)
-    index = {e.id: k for k, e in enumerate(built.entries)}
-    X, names = descriptor_matrix(built.entries, built.graphs, data_dir, use_geometry)
-    y = np.array([e.target for e in built.entries])
+    built_entries, X, names, y, n_skipped = dataset_descriptors(dataset, data_dir, cache_dir, use_geometry)
+    parts = make_split(split, built_entries, seed)
+    index = {e.id: k for k, e in enumerate(built_entries)}
     train_idx = [index[i] for i in parts["train"] + parts["val"] if i in index]  # no early stopping: use all 70 %
     test_idx = [index[i] for i in parts["test"] if i in index]
     model = make_regressor(regressor, seed)
@@ -132,7 +141,7 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
         "test": regression_metrics(y[test_idx], model.predict(X[test_idx])),
         "train": regression_metrics(y[train_idx], model.predict(X[train_idx])),
         "train_seconds": seconds, "sizes": {"train": len(train_idx), "test": len(test_idx)},
-        "skipped_entries": len(built.failures), "model_kind": f"descriptors-{regressor}",
+        "skipped_entries": n_skipped, "model_kind": f"descriptors-{regressor}",
         "features": names, "n_features": len(names),
         "importances": dict(zip(names, map(float, importances))) if importances is not None else {},
         "experiment": {"dataset": dataset, "split": split, "seed": seed, "regressor": regressor,
