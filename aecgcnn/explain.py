@@ -86,27 +86,37 @@ def bonded_motifs(graph: CrystalGraph) -> np.ndarray:
     return np.where(in_ring, "ring", np.where(degree == 1, "leaf", "other"))
 
 
-def importance_statistics(atoms: pd.DataFrame, graphs: dict[str, CrystalGraph]) -> dict[str, pd.DataFrame]:
+def importance_statistics(atoms: pd.DataFrame, graphs: dict[str, CrystalGraph], n_boot: int = 1000,
+                          seed: int = 0) -> dict[str, pd.DataFrame]:
     """Importance by element, by metal / non-metal and by motif, each against its base rate.
 
     For each category: ``atom_share`` (mean over crystals of the fraction of atoms in it: the base rate),
     ``importance_share`` (mean over crystals of the pooling weight it receives), ``enrichment`` =
-    importance_share / atom_share (1 = attended as often as it occurs), and ``top1_share``: how often the
-    most important atom of a crystal is in the category."""
+    importance_share / atom_share (1 = attended as often as it occurs) with ``enrichment_lo`` /
+    ``enrichment_hi``, its 95 % interval from ``n_boot`` bootstrap resamples of the crystals, and
+    ``top1_share``: how often the most important atom of a crystal is in the category."""
     df = atoms.copy()
     df["metal"] = np.where([_is_metal(z) for z in df["Z"]], "metal", "non-metal")
     df["motif"] = np.concatenate([bonded_motifs(graphs[cid]) for cid in df["id"].unique()])
     top = df.loc[df.groupby("id")["importance"].idxmax()]
+    rng = np.random.default_rng(seed)
+    n_cryst = df["id"].nunique()
+    boot = rng.integers(0, n_cryst, size=(n_boot, n_cryst))  # the same resamples for every category
     out = {}
     for key in ("element", "metal", "motif"):
         per = df.groupby(["id", key]).agg(n=("importance", "size"), w=("importance", "sum")).reset_index()
         per["frac"] = per["n"] / per.groupby("id")["n"].transform("sum")
-        n_cryst = df["id"].nunique()
-        table = per.groupby(key).agg(atom_share=("frac", "sum"), importance_share=("w", "sum"),
-                                     crystals=("id", "nunique"))
-        table[["atom_share", "importance_share"]] /= n_cryst
+        frac = per.pivot(index="id", columns=key, values="frac").fillna(0.0)  # [crystals, categories]
+        weight = per.pivot(index="id", columns=key, values="w").fillna(0.0).loc[frac.index, frac.columns]
+        table = pd.DataFrame({"atom_share": frac.mean(), "importance_share": weight.mean(),
+                              "crystals": (frac > 0).sum()})
         table["enrichment"] = table["importance_share"] / table["atom_share"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = weight.to_numpy()[boot].mean(axis=1) / frac.to_numpy()[boot].mean(axis=1)  # [n_boot, categories]
+        table["enrichment_lo"] = np.nanpercentile(ratio, 2.5, axis=0)
+        table["enrichment_hi"] = np.nanpercentile(ratio, 97.5, axis=0)
         table["top1_share"] = top[key].value_counts(normalize=True).reindex(table.index).fillna(0.0)
+        table.index.name = key
         out[key] = table.sort_values("importance_share", ascending=False).reset_index()
     return out
 

@@ -245,7 +245,8 @@ stats["metal"]'''),
     ("code", '''fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
 for ax, key in zip(axes, ["metal", "motif", "element"]):
     t = stats[key].head(8)
-    ax.bar(t[key], t["enrichment"]); ax.axhline(1.0, color="k", lw=0.8, ls="--")
+    err = [t["enrichment"] - t["enrichment_lo"], t["enrichment_hi"] - t["enrichment"]]  # 95 % bootstrap
+    ax.bar(t[key], t["enrichment"], yerr=err, capsize=3); ax.axhline(1.0, color="k", lw=0.8, ls="--")
     ax.set_title(f"by {key}"); ax.set_ylabel("attention share / atom share"); ax.tick_params(axis="x", rotation=45)
 fig.suptitle(f"What AE-CGCNN attends to ({dataset}, {n} test MOFs, profile {profile})", fontsize=9)
 save_figure(fig, "attention_enrichment", figs)'''),
@@ -321,5 +322,7 @@ for name, book in notebooks.items():
     first_code = next(i for i, c in enumerate(book.cells) if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []))
     book.cells[first_code].source = (f'COMMAND = f"aecgcnn reproduce {SHORT[name]} --profile {{profile}} (notebooks/{name}.ipynb)"\n'
                                      + book.cells[first_code].source)
+    for k, cell in enumerate(book.cells):  # stable ids: regenerating changes only what was edited
+        cell.id = f"{SHORT[name]}-{k}"
     nbf.write(book, ROOT / f"{name}.ipynb")
     print("wrote", ROOT / f"{name}.ipynb")

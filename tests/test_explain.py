@@ -65,3 +65,17 @@ def test_motifs_on_a_ring():
     s = Structure(Lattice.cubic(15.0), ["C"] * 6 + ["H"], np.vstack([ring, h]), coords_are_cartesian=True)
     motifs = bonded_motifs(build_graph(s))
     assert list(motifs[:6]) == ["ring"] * 6 and motifs[6] == "leaf"
+
+
+def test_enrichment_interval_brackets_the_estimate():
+    """Bootstrap interval over crystals: contains the point estimate, and has zero width when every
+    crystal is the same."""
+    gs = [build_graph(triclinic()), build_graph(rocksalt())]
+    atoms, _ = explain_graphs(model(), gs, ["a", "b"])
+    stats = importance_statistics(atoms, {"a": gs[0], "b": gs[1]}, n_boot=200)
+    for table in stats.values():
+        assert (table["enrichment_lo"] <= table["enrichment"] + 1e-12).all()
+        assert (table["enrichment"] <= table["enrichment_hi"] + 1e-12).all()
+    same, _ = explain_graphs(model(), [gs[1]] * 3, ["x", "y", "z"])
+    el = importance_statistics(same, dict.fromkeys(["x", "y", "z"], gs[1]), n_boot=50)["element"]
+    np.testing.assert_allclose(el["enrichment_lo"], el["enrichment_hi"], rtol=1e-9)
