@@ -192,7 +192,8 @@ def cmd_reproduce(args):
     import papermill as pm
     root = Path(__file__).resolve().parents[1] / "notebooks"
     names = list(NOTEBOOKS) if args.name == "all" else [args.name]
-    out_dir = Path(args.out_dir)
+    # executed notebooks go under runs/ (ignored by git and by the notebook tests), never beside the sources
+    out_dir = Path(args.out_dir) if args.out_dir else root.parent / "runs" / args.profile / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
         stem = NOTEBOOKS.get(name, name)
@@ -286,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--profile", default="quick", choices=["quick", "cpu", "paper"])
     q.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
                    help="notebook parameter (VALUE parsed as JSON when possible)")
-    q.add_argument("--out-dir", default="notebooks/out")
+    q.add_argument("--out-dir", default=None, help="where the executed notebooks go (default runs/<profile>/notebooks)")
     q.set_defaults(func=cmd_reproduce)
 
     q = sub.add_parser("evaluate", help="metrics of a checkpoint on a split of a dataset")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -99,12 +101,58 @@ def load_datasets(exp: Experiment, split: dict, entries, report_dir: Path | None
     return sets, built
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def run_dir_lock(out: Path | None):
+    """Claim a run folder for this process (``out/.lock`` holds the pid) so that two processes never
+    write into the same run (their history, checkpoint and metrics would interleave); the second one gets
+    an :class:`InputError` naming the folder and the pid. A lock left by a dead process is taken over."""
+    if out is None:
+        yield
+        return
+    lock = out / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            text = lock.read_text().strip()
+            pid = int(text) if text.isdigit() else 0
+            if pid and _pid_alive(pid):
+                raise InputError(f"{out}: another process (pid {pid}) is training into this run folder; "
+                                 "wait for it to finish or give this run another out_dir") from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+    else:
+        raise InputError(f"{out}: could not claim the run folder (lock file {lock})")
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def run_experiment(exp: Experiment, entries=None) -> dict:
     """Run one experiment; returns the metrics dict (also written to ``out_dir/metrics.json``)."""
     entries = entries if entries is not None else load_entries(exp.dataset, exp.data_dir)
     out = Path(exp.out_dir) if exp.out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
+    with run_dir_lock(out):
+        return _train_and_test(exp, entries, out)
+
+
+def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
+    """The body of :func:`run_experiment` (the run folder is already claimed)."""
     entries, unlabelled = split_labelled(entries)
     if unlabelled:
         print(f"[aecgcnn] {len(unlabelled)} entries have no label (NaN or missing) and are left out of the split"
