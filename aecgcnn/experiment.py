@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -141,6 +142,28 @@ def run_dir_lock(out: Path | None):
         lock.unlink(missing_ok=True)
 
 
+LOCK_POLL_SECONDS = 30.0
+
+
+def wait_for_run_dir(out: Path) -> None:
+    """Block while another live process holds ``out/.lock`` (it is training this very run: its result
+    will be reused instead of trained twice)."""
+    lock = out / ".lock"
+    told = False
+    while lock.exists():
+        try:
+            text = lock.read_text().strip()
+        except FileNotFoundError:  # released between the two calls
+            return
+        pid = int(text) if text.isdigit() else 0
+        if not pid or pid == os.getpid() or not _pid_alive(pid):
+            return
+        if not told:
+            print(f"[aecgcnn] waiting for pid {pid}, which is training into {out}")
+            told = True
+        time.sleep(LOCK_POLL_SECONDS)
+
+
 def run_experiment(exp: Experiment, entries=None) -> dict:
     """Run one experiment; returns the metrics dict (also written to ``out_dir/metrics.json``)."""
     entries = entries if entries is not None else load_entries(exp.dataset, exp.data_dir)
@@ -207,6 +230,7 @@ def run_or_load(exp: Experiment, entries=None) -> dict:
     share runs, e.g. Figures 1–2 and Table I); otherwise run it. Returns metrics with ``history``."""
     if exp.out_dir:
         out = Path(exp.out_dir)
+        wait_for_run_dir(out)
         if (out / "metrics.json").exists() and (out / "history.csv").exists():
             metrics = json.loads((out / "metrics.json").read_text())
             same = {k: v for k, v in metrics.get("experiment", {}).items() if k != "progress"}

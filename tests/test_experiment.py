@@ -34,3 +34,26 @@ def test_the_lock_is_released_when_the_run_fails(tmp_path):
         with run_dir_lock(tmp_path):
             raise RuntimeError("training diverged")
     assert not (tmp_path / ".lock").exists()
+
+
+
+def test_run_or_load_waits_for_the_owner_then_reuses(tmp_path, monkeypatch):
+    """A run that another live process is training is waited for and then reused, not trained twice."""
+    import json
+    import time
+    from dataclasses import asdict
+
+    from aecgcnn import experiment
+    monkeypatch.setattr(experiment, "LOCK_POLL_SECONDS", 0.1)
+    exp = experiment.Experiment(dataset="toy", preset="cgcnn", out_dir=str(tmp_path))
+    (tmp_path / "history.csv").write_text("epoch,val_mae\n1,0.5\n")
+    (tmp_path / "metrics.json").write_text(json.dumps({"experiment": asdict(exp), "test": {}}))
+    owner = subprocess.Popen([sys.executable, "-c", f"import time, os; time.sleep(1.5); os.remove({str(tmp_path / '.lock')!r})"])
+    (tmp_path / ".lock").write_text(str(owner.pid))
+    t = time.time()
+    try:
+        metrics = experiment.run_or_load(exp)  # "toy" is no dataset: training it would raise
+    finally:
+        owner.wait()
+    assert time.time() - t >= 1.0
+    assert metrics["history"] == [{"epoch": 1.0, "val_mae": 0.5}]
