@@ -30,11 +30,15 @@ PROFILES = {
 }
 
 
+DEFAULTS = {"batch_size": 64}  # shared by every profile unless it says otherwise
+
+
 def profile_settings(family: str, profile: str, **overrides) -> dict:
-    """Settings of ``PROFILES[family][profile]`` with notebook overrides applied (None values ignored)."""
+    """Settings of ``PROFILES[family][profile]`` (plus :data:`DEFAULTS`) with notebook overrides applied
+    (None values ignored)."""
     if family not in PROFILES or profile not in PROFILES[family]:
         raise ValueError(f"unknown profile {family}/{profile}: profiles are quick, cpu, paper")
-    return {**PROFILES[family][profile], **{k: v for k, v in overrides.items() if v is not None}}
+    return {**DEFAULTS, **PROFILES[family][profile], **{k: v for k, v in overrides.items() if v is not None}}
 
 
 def output_dirs(profile: str, out_dir=None) -> tuple[Path, Path]:
@@ -103,7 +107,8 @@ def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str 
     for preset in presets or LADDER:
         exp = Experiment(dataset=dataset, preset=preset, split=split, epochs=settings["epochs"],
                          train_size=settings["train_size"], val_size=settings["val_size"],
-                         test_size=settings["test_size"], device=device, compile=settings["compile"],
+                         test_size=settings["test_size"], batch_size=settings.get("batch_size", 64),
+                         device=device, compile=settings["compile"],
                          data_dir=data_dir, out_dir=str(Path(runs_dir) / dataset / split / preset),
                          overrides=overrides.get(preset, {}))
         results[preset] = run_seeds(exp, settings["seeds"], entries)

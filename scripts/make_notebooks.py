@@ -9,6 +9,7 @@ COMMON_PARAMS = '''profile = "quick"      # quick (CI, minutes) | cpu (about 1 h
 dataset = {dataset!r}
 epochs = None          # None: the profile's value
 seeds = None           # None: the profile's seeds, e.g. [0, 1, 2, 3, 4] for paper
+batch_size = None      # None: the profile's value (64); smaller = more optimizer steps per epoch
 device = "auto"        # auto: CUDA when present
 data_dir = None        # None: $AECGCNN_DATA
 out_dir = None         # None: figures/<profile>/ (tables + figures) and runs/<profile>/'''
@@ -38,7 +39,7 @@ from aecgcnn.models import LADDER
 from aecgcnn.paper import TABLE1, LADDER_LABELS
 from aecgcnn.reports import fmt, output_dirs, plot_curves, profile_settings, run_ladder, save_figure, write_table
 
-settings = profile_settings("mof", profile, epochs=epochs, seeds=seeds)
+settings = profile_settings("mof", profile, epochs=epochs, seeds=seeds, batch_size=batch_size)
 figs, runs = output_dirs(profile, out_dir)
 settings'''
 
@@ -173,7 +174,7 @@ from aecgcnn.experiment import Experiment, run_seeds
 from aecgcnn.paper import TABLE3
 from aecgcnn.reports import fmt, output_dirs, profile_settings, save_figure, write_table
 
-settings = profile_settings("mp_curve", profile, epochs=epochs, seeds=seeds)
+settings = profile_settings("mp_curve", profile, epochs=epochs, seeds=seeds, batch_size=batch_size)
 figs, runs = output_dirs(profile, out_dir)
 entries = load_entries(dataset, data_dir)
 settings'''),
@@ -183,7 +184,7 @@ for n in settings["sizes"]:
     for label, (preset, overrides) in models.items():
         exp = Experiment(dataset=dataset, preset=preset, overrides=overrides, split="file", train_size=n,
                          val_size=settings["val_size"], test_size=settings["test_size"], epochs=settings["epochs"],
-                         device=device, compile=settings["compile"], data_dir=data_dir,
+                         batch_size=settings["batch_size"], device=device, compile=settings["compile"], data_dir=data_dir,
                          out_dir=str(runs / dataset / "learning-curve" / preset / f"n{n}"))
         results[(n, label)] = run_seeds(exp, settings["seeds"], entries)'''),
     ("code", '''rows = []
@@ -300,6 +301,7 @@ print(np.round(info["neighbor"][0].numpy(), 3)); print("head-combination weights
     ("code", '''from aecgcnn.experiment import Experiment, run_or_load
 n_epochs = epochs or {"quick": 3, "cpu": 30, "paper": 50}[profile]
 exp = Experiment(dataset=dataset, preset="ae-cgcnn", epochs=n_epochs, seed=(seeds or [0])[0], device=device,
+                 batch_size=batch_size or 64,
                  data_dir=data_dir, out_dir=str(runs / "quickstart"), save_split_file=False)
 metrics = run_or_load(exp, entries)
 print("test MAE", round(metrics["test"]["mae"], 3), metrics["units"], "SRCC", round(metrics["test"]["srcc"], 3))'''),

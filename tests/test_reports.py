@@ -11,6 +11,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 def test_overrides_apply_and_none_is_ignored():
     s = profile_settings("mof", "cpu", epochs=3, seeds=None)
     assert s["epochs"] == 3 and s["seeds"] == PROFILES["mof"]["cpu"]["seeds"]
+    assert s["batch_size"] == 64 and profile_settings("mp_curve", "quick", batch_size=16)["batch_size"] == 16
     with pytest.raises(ValueError, match="unknown profile"):
         profile_settings("mof", "huge")
 
