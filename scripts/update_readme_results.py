@@ -30,6 +30,12 @@ SECTIONS = [
      ["figures/cpu/fig3_*.png", "figures/cpu/attention_enrichment.png"]),
     ("figures/cpu/attention_by_motif.md", "", []),
     ("figures/cpu/attention_by_element.md", "", []),
+    ("results/mof_batch_size.md",
+     "### Is the cpu-profile ladder step-limited? Batch 64 versus batch 16 on the Table I subsets\n\n"
+     "`aecgcnn train --dataset core2019-co2-0.15bar --preset P --split 80-10-10 --train-size 400 --val-size 100 "
+     "--test-size 500 --epochs 10 --batch-size 16 --compile --seed 0`, beside the Table I runs (batch 64); "
+     "`python scripts/summarize_runs.py runs/cpu-b16 runs/cpu/core2019-co2-0.15bar/80-10-10 --name mof_batch_size`.",
+     []),
     ("results/mp1000_presets.md",
      "### Every preset on 1,000 MP crystals (issue: first real result; Table III's 1,000 row)\n\n"
      "Same 1,000 MEGNet-train crystals, the same 500 MEGNet-val crystals for model selection, the "
