@@ -67,8 +67,10 @@ def _subset(ids: list[str], n: int | None, seed: int) -> list[str]:
 
 def split_labelled(entries) -> tuple[list, list]:
     """(entries with a finite label, entries whose label is NaN or missing)."""
-    good = [e for e in entries if e.target is not None and math.isfinite(e.target)]
-    return good, [e for e in entries if not (e.target is not None and math.isfinite(e.target))]
+    good, missing = [], []
+    for e in entries:
+        (good if e.target is not None and math.isfinite(e.target) else missing).append(e)
+    return good, missing
 
 
 def prepare_split(exp: Experiment, entries) -> dict:
@@ -112,6 +114,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _lock_owner(lock: Path) -> int | None:
+    """The pid of the live process holding a run-folder lock; None when there is no lock (or it was just
+    released) or its process is gone."""
+    try:
+        text = lock.read_text().strip()
+    except FileNotFoundError:
+        return None
+    pid = int(text) if text.isdigit() else 0
+    return pid if pid and _pid_alive(pid) else None
+
+
 @contextmanager
 def run_dir_lock(out: Path | None):
     """Claim a run folder for this process (``out/.lock`` holds the pid) so that two processes never
@@ -126,9 +139,8 @@ def run_dir_lock(out: Path | None):
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             break
         except FileExistsError:
-            text = lock.read_text().strip()
-            pid = int(text) if text.isdigit() else 0
-            if pid and _pid_alive(pid):
+            pid = _lock_owner(lock)
+            if pid:
                 raise InputError(f"{out}: another process (pid {pid}) is training into this run folder; "
                                  "wait for it to finish or give this run another out_dir") from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
@@ -148,16 +160,8 @@ LOCK_POLL_SECONDS = 30.0
 def wait_for_run_dir(out: Path) -> None:
     """Block while another live process holds ``out/.lock`` (it is training this very run: its result
     will be reused instead of trained twice)."""
-    lock = out / ".lock"
     told = False
-    while lock.exists():
-        try:
-            text = lock.read_text().strip()
-        except FileNotFoundError:  # released between the two calls
-            return
-        pid = int(text) if text.isdigit() else 0
-        if not pid or pid == os.getpid() or not _pid_alive(pid):
-            return
+    while (pid := _lock_owner(out / ".lock")) and pid != os.getpid():
         if not told:
             print(f"[aecgcnn] waiting for pid {pid}, which is training into {out}")
             told = True

@@ -98,7 +98,7 @@ def fmt(mean: float, std: float | None = None, digits: int = 3) -> str:
 def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str = "80-10-10", data_dir=None,
                device: str = "auto", entries=None, **overrides) -> dict:
     """Train every ladder preset (or ``presets``) on one dataset with a profile's settings; finished runs
-    are reused. Returns ``{preset: run_seeds result}``."""
+    are reused. ``settings``: from :func:`profile_settings`. Returns ``{preset: run_seeds result}``."""
     from aecgcnn.data.datasets import load_entries
     from aecgcnn.experiment import Experiment, run_seeds
     from aecgcnn.models import LADDER
@@ -107,7 +107,7 @@ def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str 
     for preset in presets or LADDER:
         exp = Experiment(dataset=dataset, preset=preset, split=split, epochs=settings["epochs"],
                          train_size=settings["train_size"], val_size=settings["val_size"],
-                         test_size=settings["test_size"], batch_size=settings.get("batch_size", 64),
+                         test_size=settings["test_size"], batch_size=settings["batch_size"],
                          device=device, compile=settings["compile"],
                          data_dir=data_dir, out_dir=str(Path(runs_dir) / dataset / split / preset),
                          overrides=overrides.get(preset, {}))
