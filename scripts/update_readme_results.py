@@ -25,7 +25,8 @@ SECTIONS = [
      ["figures/cpu/table3_learning_curve.png"]),
     ("figures/cpu/attention_by_metal.md",
      "### Figure 3 and what AE-CGCNN attends to on CoRE-2019 (cpu profile)\n\n"
-     "`aecgcnn reproduce attention --profile cpu`: the Table I AE-CGCNN checkpoint explained on its test MOFs. "
+     "`aecgcnn reproduce attention --profile cpu -p n_explain 300`: the Table I AE-CGCNN checkpoint explained on "
+     "the first 300 of its test MOFs (the stamped command below records the profile only, not the `-p` override). "
      "Enrichment = share of the pooling weight / share of the atoms (1 = no preference).",
      ["figures/cpu/fig3_*.png", "figures/cpu/attention_enrichment.png"]),
     ("figures/cpu/attention_by_motif.md", "", []),
