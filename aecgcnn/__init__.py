@@ -9,6 +9,10 @@ interpretation), ``cli`` (the ``aecgcnn`` command).
 
 __version__ = "0.1.0"
 
+from aecgcnn.runtime import tune_allocator as _tune_allocator  # noqa: E402
+
+_tune_allocator()  # glibc mmap/trim thresholds (aecgcnn.runtime; opt out with AECGCNN_MALLOC=default)
+
 
 class InputError(ValueError):
     """A bad input file or entry. The message always names the file (or entry id) and the problem."""

@@ -37,7 +37,7 @@ def load_checkpoint(path, device="cpu"):
         raise InputError(f"{path}: not a readable aecgcnn checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(ckpt, dict) or "kind" not in ckpt or "config" not in ckpt:
         raise InputError(f"{path}: not an aecgcnn checkpoint (no model kind / config)")
-    model = build_model(ckpt["kind"], ckpt["config"])
+    model = build_model(ckpt["kind"], ckpt["config"], legacy=True)
     model.load_state_dict(ckpt["state_dict"])
     model.to(device).eval()
     meta = {k: v for k, v in ckpt.items() if k != "state_dict"}

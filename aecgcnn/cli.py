@@ -58,19 +58,31 @@ def cmd_data_download(args):
             print(f"{rel}: present, SHA-256 verified ({download(rel, root)[0]})")
 
 
+def _parse_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE parsed as JSON when possible (``n_heads=4``, ``init=fused``)."""
+    if "=" not in text:
+        raise InputError(f"--model-option {text!r}: expected KEY=VALUE")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
 def _experiment_from_args(args):
     from aecgcnn.experiment import Experiment
-    overrides = {}
-    if args.geo_features:
-        overrides["geo_features"] = args.geo_features
+    overrides = dict(_parse_option(o) for o in args.model_option or [])
+    for key in ("geo_features", "atom_features", "activation"):
+        if getattr(args, key):
+            overrides[key] = getattr(args, key)
     preset = "geocgnn" if args.model == "geocgnn" else args.preset
     if preset == "geocgnn" and args.geo_features:
         overrides = {"use_plane_waves": "plane" in args.geo_features}
     return Experiment(dataset=args.dataset, preset=preset, overrides=overrides, split=args.split, seed=args.seed,
                       epochs=args.epochs, train_size=args.train_size, val_size=args.val_size,
-                      test_size=args.test_size, batch_size=args.batch_size, lr=args.lr,
-                      weight_decay=args.weight_decay, device=args.device, amp=args.amp, compile=args.compile,
-                      data_dir=args.data_dir, cache_dir=args.cache_dir, out_dir=args.out)
+                      test_size=args.test_size, split_seed=args.split_seed, batch_size=args.batch_size, lr=args.lr,
+                      weight_decay=args.weight_decay, protocol=args.protocol, device=args.device, amp=args.amp,
+                      compile=args.compile, data_dir=args.data_dir, cache_dir=args.cache_dir, out_dir=args.out)
 
 
 def cmd_train(args):
@@ -209,7 +221,10 @@ def cmd_reproduce(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from aecgcnn.features import ATOM_FEATURES
     from aecgcnn.models import LADDER
+    from aecgcnn.models.aecgcnn import ACTIVATIONS
+    from aecgcnn.protocols import DEFAULT_PROTOCOL, PROTOCOLS
     p = argparse.ArgumentParser(prog="aecgcnn", description="AE-CGCNN: attention-everywhere crystal graph networks")
     p.add_argument("--version", action="version", version=__version__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -238,15 +253,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", default="aecgcnn", choices=["aecgcnn", "geocgnn"])
     t.add_argument("--geo-features", default=None, choices=["none", "radial", "plane", "radial+plane"],
                    help="override the preset's GeoCGNN edge features (Table III: radial)")
-    t.add_argument("--epochs", type=int, default=50)
+    t.add_argument("--protocol", default=DEFAULT_PROTOCOL, choices=list(PROTOCOLS),
+                   help="named recipe: model options + optimiser settings (aecgcnn.protocols); flags below override")
+    t.add_argument("--atom-features", default=None, choices=list(ATOM_FEATURES),
+                   help="node input: onehot (paper) | cgcnn (element properties)")
+    t.add_argument("--activation", default=None, choices=list(ACTIVATIONS), help="relu (paper) | softplus")
+    t.add_argument("--model-option", action="append", metavar="KEY=VALUE",
+                   help="any AE-CGCNN config key, e.g. node_dim=128 n_heads=4 (repeatable)")
+    t.add_argument("--epochs", type=int, default=None, help="default: the protocol's (50)")
     t.add_argument("--train-size", type=int, default=None)
     t.add_argument("--val-size", type=int, default=None)
     t.add_argument("--test-size", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the split and of the size subsets (default: --seed); fix it to vary only the model seed")
     t.add_argument("--split", default="80-10-10", help="80-10-10 | 70-30 | file | fold0..4 | a split .json")
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--weight-decay", type=float, default=5e-4)
+    t.add_argument("--batch-size", type=int, default=None, help="default: the protocol's (paper 64, reference-cgcnn 256)")
+    t.add_argument("--lr", type=float, default=None, help="default: the protocol's (1e-3)")
+    t.add_argument("--weight-decay", type=float, default=None, help="default: the protocol's (paper 5e-4, reference-cgcnn 0)")
     t.add_argument("--device", default="auto")
     t.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     t.add_argument("--compile", action="store_true", help="torch.compile the conv layers (faster long runs)")

@@ -25,29 +25,34 @@ from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
 from aecgcnn.metrics import aggregate, regression_metrics
 from aecgcnn.models import model_from_preset
+from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol
 from aecgcnn.provenance import stamp
 from aecgcnn.train import TrainConfig, predict_dataset, resolve_device, train_model
 
 
 @dataclass
 class Experiment:
-    """What to run. ``preset``: a Table I rung or ``geocgnn``; ``overrides``: model config changes
-    (e.g. ``{"geo_features": "radial"}``); ``split``: ``80-10-10`` | ``70-30`` | ``file`` | a split JSON;
-    ``train_size`` / ``val_size`` / ``test_size``: nested seeded subsets (None = all)."""
+    """What to run. ``preset``: a Table I rung or ``geocgnn``; ``protocol``: a named recipe
+    (:mod:`aecgcnn.protocols`: ``paper`` | ``reference-cgcnn``) giving the AE-CGCNN model options and the
+    optimiser settings; ``overrides``: model config changes on top (e.g. ``{"geo_features": "radial"}``);
+    ``epochs`` / ``batch_size`` / ``lr`` / ``weight_decay``: None = the protocol's; ``split``: ``80-10-10`` |
+    ``70-30`` | ``file`` | a split JSON; ``train_size`` / ``val_size`` / ``test_size``: nested seeded subsets
+    (None = all)."""
 
     dataset: str
     preset: str = "ae-cgcnn"
     overrides: dict = field(default_factory=dict)
     split: str = "80-10-10"
     seed: int = 0
-    epochs: int = 50
+    epochs: int | None = None
     train_size: int | None = None
     val_size: int | None = None
     test_size: int | None = None
     split_seed: int | None = None  # defaults to seed: the paper averages over random splits
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 5e-4
+    batch_size: int | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    protocol: str = DEFAULT_PROTOCOL
     device: str = "auto"
     amp: bool = False
     compile: bool = False
@@ -56,6 +61,19 @@ class Experiment:
     out_dir: str | None = None
     progress: bool = True
     save_split_file: bool = True
+
+
+def train_settings(exp: Experiment) -> dict:
+    """epochs, lr, weight_decay, batch_size of an experiment: its own values, else its protocol's."""
+    base = protocol(exp.protocol)["train"]
+    return {k: base[k] if getattr(exp, k) is None else getattr(exp, k) for k in TRAIN_KEYS}
+
+
+def model_overrides(exp: Experiment) -> dict:
+    """Model config of an experiment on top of its preset: the protocol's model options (AE-CGCNN rungs
+    only; GeoCGNN has its own published recipe), then ``exp.overrides``."""
+    base = {} if exp.preset == "geocgnn" else protocol(exp.protocol)["model"]
+    return {**base, **exp.overrides}
 
 
 def _subset(ids: list[str], n: int | None, seed: int) -> list[str]:
@@ -192,14 +210,14 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
     if len(sets["train"]) < 2 or len(sets["val"]) < 1 or len(sets["test"]) < 1:
         raise InputError(f"{exp.dataset}: too few crystals after the split "
                          f"(train {len(sets['train'])}, val {len(sets['val'])}, test {len(sets['test'])})")
-    model = model_from_preset(exp.preset, **exp.overrides)
-    tcfg = TrainConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, batch_size=exp.batch_size,
-                       seed=exp.seed, device=exp.device, amp=exp.amp, compile=exp.compile,
+    model = model_from_preset(exp.preset, **model_overrides(exp))
+    ts = train_settings(exp)
+    tcfg = TrainConfig(**ts, seed=exp.seed, device=exp.device, amp=exp.amp, compile=exp.compile,
                        progress=exp.progress, log_path=str(out / "history.csv") if out else None)
     result = train_model(model, sets["train"], sets["val"], tcfg)
     device = resolve_device(exp.device)
-    p_test, t_test = predict_dataset(model, sets["test"], exp.batch_size, device)
-    p_train, t_train = predict_dataset(model, sets["train"], exp.batch_size, device)
+    p_test, t_test = predict_dataset(model, sets["test"], ts["batch_size"], device)
+    p_train, t_train = predict_dataset(model, sets["train"], ts["batch_size"], device)
     spec = DATASETS.get(exp.dataset)
     metrics = {
         "test": regression_metrics(t_test, p_test),
@@ -208,7 +226,7 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
         "train_seconds": result.seconds,
         "sizes": {k: len(v) for k, v in sets.items()},
         "skipped_entries": len(built.failures), "unlabelled_entries": len(unlabelled),
-        "experiment": asdict(exp),
+        "experiment": asdict(exp), "protocol": exp.protocol, "train_settings": ts,
         "model_config": model.config_dict(), "model_kind": model.kind,
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "data_files": list(spec.files) if spec else [exp.dataset],

@@ -1,5 +1,7 @@
-"""Edge-feature expansions, computed per batch on the device (never stored in the cache).
+"""Input encodings: atom features (one-hot Z or CGCNN element properties) and edge-feature expansions,
+computed per batch on the device (never stored in the cache).
 
+- :func:`atom_feature_table`: the node input of each element, ``onehot`` or ``cgcnn`` (design notes §1).
 - :func:`gaussian_expansion`: CGCNN/AE-CGCNN distance features (design notes §1).
 - :func:`geo_radial_basis`: GeoCGNN radial basis on exp(−d) with a smooth cutoff (notes §3).
 - :func:`plane_wave_basis`: GeoCGNN plane waves cos(k·r)/√V on the 4×4×4 reciprocal grid (notes §3).
@@ -7,8 +9,37 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
+from pathlib import Path
 
+import numpy as np
 import torch
+
+ATOM_FEATURES = ("onehot", "cgcnn")
+_CGCNN_TABLE = Path(__file__).resolve().parent / "data" / "atom_features_cgcnn.csv"
+
+
+@lru_cache(maxsize=None)
+def _cgcnn_rows() -> np.ndarray:
+    table = np.loadtxt(_CGCNN_TABLE, delimiter=",", skiprows=1, dtype=np.float32)
+    return table[:, 1:]  # drop the Z column; row i is Z = i + 1
+
+
+def atom_feature_table(kind: str = "onehot", n_elements: int = 100) -> torch.Tensor:
+    """Node input vector of every element: float [n_elements, D], row ``Z − 1``.
+
+    ``onehot``: the identity (D = n_elements), the paper's one-hot atomic number.
+    ``cgcnn``: CGCNN's nine element properties one-hot over bins (D = 93; the table and its bins are made by
+    ``scripts/make_atom_features.py`` from pymatgen's element data and stored in
+    ``aecgcnn/data/atom_features_cgcnn.csv``)."""
+    if kind == "onehot":
+        return torch.eye(n_elements)
+    if kind == "cgcnn":
+        rows = _cgcnn_rows()
+        if n_elements > rows.shape[0]:
+            raise ValueError(f"the cgcnn atom features cover Z = 1..{rows.shape[0]}, not {n_elements}")
+        return torch.from_numpy(rows[:n_elements].copy())
+    raise ValueError(f"atom_features={kind!r}: expected one of {ATOM_FEATURES}")
 
 
 def gaussian_expansion(d: torch.Tensor, d_min: float = 0.0, d_max: float = 8.0, step: float = 0.2,

@@ -17,7 +17,7 @@ import numpy as np
 
 from aecgcnn import InputError
 
-GRAPH_FORMAT_VERSION = 1
+GRAPH_FORMAT_VERSION = 2  # 2: + pw_lattice (the reduced primitive cell, for cell-independent plane waves)
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class CrystalGraph:
         offsets: int8 [n, K, 3] periodic image of the neighbour (lattice-vector units).
         vectors: float32 [n, K, 3] Cartesian displacement r_ij = x_j + offset·L − x_i, Å.
         lattice: float32 [3, 3] lattice vectors as rows, Å.
+        pw_lattice: float32 [3, 3] Niggli-reduced primitive cell of the crystal in the same Cartesian frame
+            (rows, Å): the same for any cell, supercell or setting of one crystal (:func:`reduced_primitive_lattice`).
         charges: float32 [n] partial charges (e) or None.
         positions: float32 [n, 3] Cartesian coordinates, Å.
     """
@@ -65,6 +67,7 @@ class CrystalGraph:
     vectors: np.ndarray
     lattice: np.ndarray
     positions: np.ndarray
+    pw_lattice: np.ndarray | None = None
     charges: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
 
@@ -72,7 +75,8 @@ class CrystalGraph:
     def num_atoms(self) -> int:
         return int(self.atomic_numbers.shape[0])
 
-    _ARRAYS = ("atomic_numbers", "neighbors", "distances", "mask", "offsets", "vectors", "lattice", "positions")
+    _ARRAYS = ("atomic_numbers", "neighbors", "distances", "mask", "offsets", "vectors", "lattice", "positions",
+               "pw_lattice")
 
     def save(self, path: str | Path) -> None:
         """Write the graph as a compressed-free ``.npz`` (fast to load)."""
@@ -87,6 +91,28 @@ class CrystalGraph:
             arrays = {k: z[k] for k in cls._ARRAYS}
             charges = z["charges"] if "charges" in z.files else None
         return cls(**arrays, charges=charges)
+
+
+def reduced_primitive_lattice(structure, symprec: float = 1e-3) -> np.ndarray:
+    """The Niggli-reduced primitive cell of ``structure`` in its own Cartesian frame: float64 [3, 3] (rows, Å).
+
+    The primitive translations are found by spglib (``symprec`` Å); the reduced basis makes the result the
+    same for the primitive cell, any supercell and any other setting of the same crystal (up to the
+    ordering of equal-length vectors, which Niggli's conventions fix in all but degenerate cases). Falls back
+    to the reduced given cell when spglib finds no symmetry dataset."""
+    import warnings
+
+    import spglib
+    from pymatgen.core import Lattice
+    cell = (structure.lattice.matrix, structure.frac_coords, structure.atomic_numbers)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # spglib's notice about its error handling
+            ds = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    except Exception:  # spglib raises on degenerate input; the given cell is then the best we have
+        ds = None
+    prim = np.asarray(ds.primitive_lattice, dtype=np.float64) if ds is not None else structure.lattice.matrix
+    return Lattice(prim).get_niggli_reduced_lattice().matrix
 
 
 def build_graph(structure, cutoff: float = 8.0, max_neighbors: int = 12, charges=None,
@@ -153,4 +179,5 @@ def build_graph(structure, cutoff: float = 8.0, max_neighbors: int = 12, charges
         atomic_numbers=np.asarray(structure.atomic_numbers, dtype=np.int16),
         neighbors=nbr.astype(np.int32), distances=dists, mask=mask, offsets=offs,
         vectors=vectors.astype(np.float32), lattice=lattice.astype(np.float32),
-        positions=cart.astype(np.float32), charges=q)
+        positions=cart.astype(np.float32), charges=q,
+        pw_lattice=reduced_primitive_lattice(structure).astype(np.float32))

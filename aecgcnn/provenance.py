@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from aecgcnn import __version__
+from aecgcnn.runtime import allocator_state
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -37,5 +38,5 @@ def device_name(device: str | torch.device = "cpu") -> str:
 def stamp(device="cpu", **extra) -> dict:
     """A provenance record: command line, commit, package and torch versions, device, UTC time."""
     return {"command": " ".join(sys.argv), "commit": git_commit(), "package_version": __version__,
-            "torch": torch.__version__, "device": device_name(device),
+            "torch": torch.__version__, "device": device_name(device), "allocator": allocator_state(),
             "utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}

@@ -41,13 +41,6 @@ def predict(model, graphs):
         return model(batch_of(graphs)).numpy()
 
 
-def no_plane_waves(preset):
-    """Presets whose config has plane waves are tested for supercell invariance without them."""
-    if preset == "geocgnn":
-        return {"use_plane_waves": False}
-    return {"geo_features": "radial"} if "plane" in PRESETS[preset]["geo_features"] else {}
-
-
 @pytest.fixture(params=ALL)
 def preset(request):
     torch.manual_seed(0)
@@ -95,17 +88,70 @@ def test_invariant_to_atom_order_and_translation(preset, rng):
     np.testing.assert_allclose(predict(model, [build_graph(moved, charges=q)]), ref, rtol=1e-4, atol=1e-5)
 
 
-def test_supercell_gives_the_same_prediction(preset):
-    model = small(preset, **no_plane_waves(preset))
-    if preset == "geocgnn":
-        pytest.skip("GeoCGNN pools with a sum (extensive); tested for translation invariance instead")
-    s = triclinic()
-    q = charged(s)
+def variants(s, q):
+    """The same crystal written four more ways: atoms permuted, translated, a 2x1x1 supercell, another
+    setting of the cell (a unimodular change of basis), each rotated in space; with aligned charges."""
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.core.operations import SymmOp
+    perm = np.random.default_rng(1).permutation(len(s))
+    out = {"permuted": (Structure.from_sites([s[i] for i in perm]), q[perm])}
+    moved = s.copy()
+    moved.translate_sites(list(range(len(s))), [0.13, -0.4, 0.71])
+    out["translated"] = (moved, q)
     sc = s.copy()
     sc.make_supercell([2, 1, 1])
-    q2 = np.repeat(q, 2)  # pymatgen orders supercell sites as each original site followed by its image
-    np.testing.assert_allclose(predict(model, [build_graph(sc, charges=q2)]),
-                               predict(model, [build_graph(s, charges=q)]), rtol=1e-4, atol=1e-5)
+    out["supercell"] = (sc, np.repeat(q, 2))  # pymatgen puts each site's image right after it
+    m = np.array([[1, 1, 0], [0, 1, 0], [0, 1, 1]])
+    lat = Lattice(m @ s.lattice.matrix)
+    out["setting"] = (Structure(lat, s.species, s.cart_coords, coords_are_cartesian=True, to_unit_cell=True), q)
+    rot = s.copy()
+    rot.apply_operation(SymmOp.from_axis_angle_and_translation([0.3, -1.0, 0.5], 37.0))
+    out["rotated"] = (rot, q)
+    return out
+
+
+@pytest.mark.parametrize("preset", LADDER)
+def test_same_crystal_written_differently_gives_the_same_prediction(preset):
+    """Every AE-CGCNN rung, with its default features (plane waves on the reduced primitive cell included),
+    predicts the same for a crystal and its permuted, translated, supercell, re-set and rotated copies."""
+    torch.manual_seed(0)
+    model = small(preset)
+    s = triclinic()
+    q = charged(s)
+    ref = predict(model, [build_graph(s, charges=q)])
+    for name, (v, qv) in variants(s, q).items():
+        np.testing.assert_allclose(predict(model, [build_graph(v, charges=qv)]), ref, rtol=1e-4, atol=1e-5,
+                                   err_msg=name)
+
+
+def test_plane_waves_on_the_given_cell_depend_on_the_cell():
+    """pw_cell='given' (GeoCGNN's literal form) keeps the old behaviour: invariant to permutation,
+    translation and rotation, but a supercell or another setting of the cell is another input."""
+    torch.manual_seed(0)
+    model = small("ae-cgcnn", pw_cell="given")
+    s = triclinic()
+    q = charged(s)
+    ref = predict(model, [build_graph(s, charges=q)])
+    for name, (v, qv) in variants(s, q).items():
+        p = predict(model, [build_graph(v, charges=qv)])
+        if name in ("supercell", "setting"):
+            assert np.abs(p - ref).max() > 1e-4, name
+        else:
+            np.testing.assert_allclose(p, ref, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_geocgnn_pooling_is_extensive():
+    """GeoCGNN pools with a sum: its crystal vector of a 2x1x1 supercell is twice the cell's (no plane waves)."""
+    torch.manual_seed(0)
+    model = small("geocgnn", use_plane_waves=False).eval()
+    s = triclinic()
+    sc = s.copy()
+    sc.make_supercell([2, 1, 1])
+    seen = {}
+    model.readout.register_forward_hook(lambda mod, inp, out: seen.setdefault(len(seen), inp[0].detach()))
+    predict(model, [build_graph(s)])
+    predict(model, [build_graph(sc)])
+    torch.testing.assert_close(seen[1], 2 * seen[0], rtol=1e-4, atol=1e-5)
 
 
 def test_tiny_set_can_be_overfitted(preset):
@@ -171,3 +217,67 @@ def test_history_is_logged_epoch_by_epoch(tmp_path):
     logged = pd.read_csv(log)
     assert logged["epoch"].tolist() == [1, 2, 3]
     np.testing.assert_allclose(logged["val_mae"], [h["val_mae"] for h in result.history])
+
+
+OPTIONS = [{"atom_features": "cgcnn"}, {"activation": "softplus"}, {"init": "fused"},
+           {"attention_norm": "per-head"}, {"residual": False},
+           {"readout_preact": True, "activation": "softplus"}]  # with ReLU, preact is a no-op on v >= 0
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_option_is_saved_and_reloads_identically(option, tmp_path):
+    """Each model option changes the model, is stored in the checkpoint and reloads to the same predictions."""
+    gs = graphs_of([triclinic(), rocksalt()])
+    torch.manual_seed(0)
+    model = small("ae-cgcnn", geo_features="radial", **option).eval()
+    torch.manual_seed(0)
+    base = {"activation": "softplus"} if option.get("readout_preact") else {}
+    plain = small("ae-cgcnn", geo_features="radial", **base).eval()
+    with torch.no_grad():
+        assert not torch.allclose(model(batch_of(gs)), plain(batch_of(gs)))
+    path = save_checkpoint(tmp_path / "m.pt", model, GraphSettings(), "toy", "y", "eV/atom")
+    loaded, meta = load_checkpoint(path)
+    for key, value in option.items():
+        assert getattr(loaded.config, key) == value and meta["config"][key] == value
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(batch_of(gs)), model(batch_of(gs)), rtol=0, atol=0)
+
+
+def test_checkpoint_without_new_keys_loads_with_old_behaviour(tmp_path):
+    """A checkpoint written before the options existed has none of their keys: it reloads as it was trained."""
+    from aecgcnn.models.aecgcnn import LEGACY
+    model = small("cgcnn").eval()
+    path = save_checkpoint(tmp_path / "m.pt", model, GraphSettings(), "toy", "y", "eV/atom")
+    ckpt = torch.load(path, weights_only=False)
+    ckpt["config"] = {k: v for k, v in ckpt["config"].items() if k not in LEGACY}
+    torch.save(ckpt, path)
+    loaded, _ = load_checkpoint(path)
+    for key, value in LEGACY.items():
+        assert getattr(loaded.config, key) == value
+    gs = graphs_of([triclinic(), rocksalt()])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(batch_of(gs)), model(batch_of(gs)), rtol=0, atol=0)
+
+
+def test_fused_init_has_the_reference_distribution():
+    """init='fused': W_i, W_j, W_e (and b) drawn as one Linear(2F + E) would be, bound 1/sqrt(2F + E)."""
+    torch.manual_seed(0)
+    conv = model_from_preset("cgcnn", init="fused").convs[0]
+    bound = 1 / (2 * 64 + 41) ** 0.5
+    for w in (conv.w_self.weight, conv.w_nbr.weight, conv.w_edge.weight, conv.w_edge.bias):
+        assert float(w.abs().max()) <= bound and float(w.abs().max()) > 0.9 * bound
+    conv = model_from_preset("cgcnn").convs[0]
+    assert float(conv.w_self.weight.abs().max()) > bound  # per-part: 1/sqrt(64) for the node parts
+
+
+def test_protocols_set_model_and_optimiser():
+    from aecgcnn.experiment import Experiment, model_overrides, train_settings
+    ref = Experiment(dataset="toy", preset="cgcnn", protocol="reference-cgcnn", weight_decay=1e-4)
+    assert train_settings(ref) == {"epochs": 50, "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 256}
+    assert model_overrides(ref)["atom_features"] == "cgcnn" and model_overrides(ref)["n_conv"] == 3
+    paper = Experiment(dataset="toy", preset="cgcnn", overrides={"activation": "softplus"})
+    assert train_settings(paper) == {"epochs": 50, "lr": 1e-3, "weight_decay": 5e-4, "batch_size": 64}
+    assert model_overrides(paper)["activation"] == "softplus" and model_overrides(paper)["atom_features"] == "onehot"
+    assert model_overrides(Experiment(dataset="toy", preset="geocgnn", protocol="reference-cgcnn")) == {}
+    with pytest.raises(ValueError, match="protocol"):
+        train_settings(Experiment(dataset="toy", protocol="mine"))

@@ -23,7 +23,8 @@ class Batch:
         distances: float [N, K] Å; mask: bool [N, K]; vectors: float [N, K, 3] Å;
         charges: float [N] (e; zeros where a crystal has none); has_charges: bool [B];
         crystal: long [N] crystal index of each atom; num_atoms: long [B];
-        lattice: float [B, 3, 3] Å; target: float [B] (nan when unknown); ids: list of B ids.
+        lattice: float [B, 3, 3] Å; pw_lattice: float [B, 3, 3] Å, the reduced primitive cells (graph
+        ``pw_lattice``); target: float [B] (nan when unknown); ids: list of B ids.
     """
 
     atomic_numbers: torch.Tensor
@@ -36,6 +37,7 @@ class Batch:
     crystal: torch.Tensor
     num_atoms: torch.Tensor
     lattice: torch.Tensor
+    pw_lattice: torch.Tensor
     target: torch.Tensor
     ids: list
 
@@ -75,6 +77,7 @@ def collate(items: list[tuple[CrystalGraph, float, str]]) -> Batch:
         crystal=torch.from_numpy(np.repeat(np.arange(len(graphs)), sizes)),
         num_atoms=torch.from_numpy(sizes.astype(np.int64)),
         lattice=torch.from_numpy(np.stack([g.lattice for g in graphs])),
+        pw_lattice=torch.from_numpy(np.stack([g.lattice if g.pw_lattice is None else g.pw_lattice for g in graphs])),
         target=torch.tensor([float(t) for _, t, _ in items], dtype=torch.float32),
         ids=[i for _, _, i in items],
     )

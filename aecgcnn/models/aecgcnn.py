@@ -22,15 +22,37 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-from aecgcnn.models.common import (MaskedBatchNorm, TargetNormalizer, edge_inputs, one_hot_z,
+from aecgcnn.features import ATOM_FEATURES, atom_feature_table
+from aecgcnn.models.common import (MaskedBatchNorm, TargetNormalizer, check_atomic_numbers, edge_inputs,
                                    segment_mean, segment_softmax, segment_sum)
 
 GEO_CHOICES = ("none", "radial", "plane", "radial+plane")
 
 
+ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus}
+
+#: values that keys added after the first release take when an older checkpoint's config lacks them, so an
+#: old checkpoint reloads with the behaviour it was trained with
+LEGACY = {"atom_features": "onehot", "activation": "relu", "readout_preact": False, "init": "per-part",
+          "attention_norm": "joint", "residual": True, "pw_cell": "given"}
+
+
 @dataclass
 class AECGCNNConfig:
-    """Constructor configuration (saved in checkpoints). Defaults: the paper's MOF hyper-parameters."""
+    """Constructor configuration (saved in checkpoints). Defaults: the paper's MOF hyper-parameters.
+
+    Options where the paper is silent or where the reference CGCNN code differs (README model card):
+    ``atom_features`` ``onehot`` (paper: "one-hot encoding of the atomic number") | ``cgcnn`` (CGCNN's
+    element properties); ``activation`` ``relu`` (paper: ReLU) | ``softplus`` (reference CGCNN), used in every
+    conv layer, the edge update and the readout; ``readout_preact``: apply the activation to the pooled crystal
+    vector before the readout MLP (reference CGCNN); ``init`` ``per-part`` (each of W_i, W_j, W_e initialised
+    by its own fan-in) | ``fused`` (as one Linear on z = v_i ⊕ v_j ⊕ e, the reference CGCNN's layer);
+    ``attention_norm`` ``joint`` (Eq. 7: softmax over neighbour slots and heads together) | ``per-head``
+    (each head's softmax over the slots alone); ``residual``: keep CGCNN's ``v +`` in the attention rungs
+    (Eqs. 6-7 do not print it; Eq. 3 does); ``pw_cell``: the cell whose reciprocal lattice (and volume) the
+    plane waves use, ``primitive`` (the reduced primitive cell: the same features for any cell or supercell
+    of a crystal) | ``given`` (the cell as written in the CIF, GeoCGNN's literal form: a supercell is then
+    another input)."""
 
     n_conv: int = 4
     node_dim: int = 64            # atom embedding / hidden node features
@@ -47,10 +69,19 @@ class AECGCNNConfig:
     cutoff: float = 8.0
     n_radial: int = 64
     pw_grid: int = 4
+    atom_features: str = "onehot"   # "onehot" (paper) | "cgcnn"
+    activation: str = "relu"        # "relu" (paper) | "softplus" (reference CGCNN)
+    readout_preact: bool = False    # activation on the pooled vector before the readout (reference CGCNN)
+    init: str = "per-part"          # "per-part" | "fused" (reference CGCNN's single Linear on z)
+    attention_norm: str = "joint"   # "joint" (Eq. 7) | "per-head"
+    residual: bool = True           # v' = g(v + BN(Σ ...)) as Eq. 3 / CGCNN
+    pw_cell: str = "primitive"      # "primitive" (cell-independent) | "given" (GeoCGNN's literal form)
 
     def __post_init__(self):
         checks = {"attention": ("gate", "softmax"), "head_combine": ("mean", "attention"),
-                  "pooling": ("mean", "attention"), "geo_features": GEO_CHOICES}
+                  "pooling": ("mean", "attention"), "geo_features": GEO_CHOICES, "atom_features": ATOM_FEATURES,
+                  "activation": tuple(ACTIVATIONS), "init": ("per-part", "fused"),
+                  "attention_norm": ("joint", "per-head"), "pw_cell": ("primitive", "given")}
         for key, allowed in checks.items():
             if getattr(self, key) not in allowed:
                 raise ValueError(f"config {key}={getattr(self, key)!r}: expected one of {allowed}")
@@ -60,12 +91,19 @@ class AECGCNNConfig:
             raise ValueError("edge_update needs edge_hidden (the hidden edge width)")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "AECGCNNConfig":
+    def from_dict(cls, d: dict, legacy: bool = False) -> "AECGCNNConfig":
+        """Config from a dict; unknown keys are errors. ``legacy``: keys missing from ``d`` that were added
+        after the first release take their old behaviour (:data:`LEGACY`), for configs read from checkpoints."""
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
             raise ValueError(f"unknown AE-CGCNN config keys: {sorted(unknown)}")
-        return cls(**d)
+        return cls(**({**LEGACY, **d} if legacy else d))
+
+    @property
+    def atom_in_dim(self) -> int:
+        return self.n_elements if self.atom_features == "onehot" else atom_feature_table(
+            self.atom_features, self.n_elements).shape[1]
 
     @property
     def edge_in_dim(self) -> int:
@@ -106,7 +144,12 @@ class ConvLayer(nn.Module):
         self.w_edge = nn.Linear(edge_dim, out)  # carries the biases b_f, b_s
         self.bn_z = MaskedBatchNorm(out)
         self.bn_out = nn.BatchNorm1d(F)
-        self.act = nn.ReLU()
+        self.act = ACTIVATIONS[cfg.activation]()
+        if cfg.init == "fused":  # the distribution of one Linear(2F + E, out) on z, as the reference CGCNN
+            bound = 1.0 / (2 * F + edge_dim) ** 0.5
+            for lin in (self.w_self, self.w_nbr, self.w_edge):
+                nn.init.uniform_(lin.weight, -bound, bound)
+            nn.init.uniform_(self.w_edge.bias, -bound, bound)
         if cfg.head_combine == "attention" and M > 1:
             self.head_score = nn.Linear(F, 1)
         if update_edges:
@@ -129,9 +172,11 @@ class ConvLayer(nn.Module):
         info = {}
         if self.cfg.attention == "gate":  # Eq. 3: σ(z W_c + b_c) ⊙ g(...)
             weights = torch.sigmoid(filt) * m
-        else:  # Eq. 6 (M = 1) / Eq. 7: softmax over slots (and heads), per channel
+        elif self.cfg.attention_norm == "joint":  # Eq. 6 (M = 1) / Eq. 7: softmax over slots and heads
             logits = filt.masked_fill(~m, float("-inf")).reshape(N, K * M, F)
             weights = torch.softmax(logits, dim=1).view(N, K, M, F)
+        else:  # per-head: each head's softmax over the slots alone
+            weights = torch.softmax(filt.masked_fill(~m, float("-inf")), dim=1)
         heads = (weights * core).sum(dim=1)  # [N, M, F]
         info["neighbor"] = weights.mean(dim=-1).detach()  # [N, K, M]
         if M == 1:
@@ -141,7 +186,8 @@ class ConvLayer(nn.Module):
         else:  # AttenIII: per-atom softmax over the M head outputs
             beta = torch.softmax(self.head_score(heads).squeeze(-1), dim=1)  # [N, M]
             agg, info["heads"] = (beta.unsqueeze(-1) * heads).sum(dim=1), beta.detach()
-        v_new = self.act(v + self.bn_out(agg))  # residual (Eq. 3 "v_i +"), CGCNN-style BN + activation
+        agg = self.bn_out(agg)
+        v_new = self.act(v + agg if self.cfg.residual else agg)  # residual (Eq. 3 "v_i +"), CGCNN-style BN + g
         if self.update_edges:  # Eq. 4-5: e' = e + Γ[e ⊕ v_i ⊕ v_j]
             gamma = self.e_edge(e)
             gamma += self.e_self(v).unsqueeze(1)
@@ -161,14 +207,18 @@ class AECGCNN(nn.Module):
         super().__init__()
         cfg = config if isinstance(config, AECGCNNConfig) else AECGCNNConfig.from_dict(config or {})
         self.config = cfg
-        self.embed = nn.Linear(cfg.n_elements + int(cfg.use_charges), cfg.node_dim)  # one-hot (+q) -> 64
+        # node input per element (one-hot Z or CGCNN properties), not saved: rebuilt from the config
+        self.register_buffer("atom_table", atom_feature_table(cfg.atom_features, cfg.n_elements), persistent=False)
+        self.embed = nn.Linear(cfg.atom_in_dim + int(cfg.use_charges), cfg.node_dim)  # atom features (+q) -> 64
         edge_dim = cfg.edge_hidden if cfg.edge_hidden is not None else cfg.edge_in_dim
         self.edge_embed = nn.Linear(cfg.edge_in_dim, edge_dim) if cfg.edge_hidden is not None else nn.Identity()
         self.convs = nn.ModuleList([ConvLayer(cfg, edge_dim, cfg.edge_update and k < cfg.n_conv - 1)
                                     for k in range(cfg.n_conv)])
         if cfg.pooling == "attention":
             self.pool_score = nn.Linear(cfg.node_dim, 1)  # a_i of Eq. 8
-        self.readout = nn.Sequential(nn.Linear(cfg.node_dim, cfg.fc_hidden), nn.ReLU(), nn.Linear(cfg.fc_hidden, 1))
+        act = ACTIVATIONS[cfg.activation]
+        self.readout = nn.Sequential(*([act()] if cfg.readout_preact else []), nn.Linear(cfg.node_dim, cfg.fc_hidden),
+                                     act(), nn.Linear(cfg.fc_hidden, 1))
         self.normalizer = TargetNormalizer()
 
     def config_dict(self) -> dict:
@@ -186,11 +236,13 @@ class AECGCNN(nn.Module):
         (and, with ``return_attention``, a dict: ``neighbor`` list of [N, K, M] per layer, ``heads`` list
         of [N, M] per layer, ``pooling`` [N] per-atom weights summing to 1 per crystal)."""
         cfg = self.config
-        x = one_hot_z(batch.atomic_numbers, cfg.n_elements)
+        check_atomic_numbers(batch.atomic_numbers, cfg.n_elements)
+        x = self.atom_table[batch.atomic_numbers - 1]
         if cfg.use_charges:
             x = torch.cat([x, batch.charges.unsqueeze(1)], dim=1)
         v = self.embed(x)
-        e = self.edge_embed(edge_inputs(batch, True, cfg.geo_features, cfg.n_radial, cfg.cutoff, cfg.pw_grid))
+        e = self.edge_embed(edge_inputs(batch, True, cfg.geo_features, cfg.n_radial, cfg.cutoff, cfg.pw_grid,
+                                        pw_cell=cfg.pw_cell))
         attn = {"neighbor": [], "heads": []}
         for conv in self.convs:
             v, e, info = conv(v, e, batch.neighbors, batch.mask)

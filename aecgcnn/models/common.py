@@ -54,19 +54,25 @@ def segment_mean(x: torch.Tensor, segment: torch.Tensor, counts: torch.Tensor) -
     return segment_sum(x, segment, counts.shape[0]) / counts.to(x.dtype).unsqueeze(1)
 
 
-def one_hot_z(z: torch.Tensor, n_elements: int) -> torch.Tensor:
-    """One-hot atomic numbers: z [N] (1..n_elements) → float [N, n_elements]."""
+def check_atomic_numbers(z: torch.Tensor, n_elements: int) -> None:
+    """Raise when an atomic number in z [N] exceeds the model's ``n_elements``."""
     if not torch.compiler.is_compiling() and int(z.max()) > n_elements:
         raise ValueError(f"atomic number {int(z.max())} exceeds the model's n_elements={n_elements}")
+
+
+def one_hot_z(z: torch.Tensor, n_elements: int) -> torch.Tensor:
+    """One-hot atomic numbers: z [N] (1..n_elements) → float [N, n_elements]."""
+    check_atomic_numbers(z, n_elements)
     return nn.functional.one_hot(z - 1, n_elements).float()
 
 
 def edge_inputs(batch, gaussian: bool = True, geo_features: str = "none", n_radial: int = 64,
-                cutoff: float = 8.0, pw_grid: int = 4) -> torch.Tensor:
+                cutoff: float = 8.0, pw_grid: int = 4, pw_cell: str = "given") -> torch.Tensor:
     """Concatenated edge input features [N, K, D] computed on the fly on the batch's device.
 
     gaussian: the 41 CGCNN Gaussians of the distance; geo_features: ``none`` | ``radial`` | ``plane`` |
-    ``radial+plane`` (GeoCGNN radial basis [64] and plane-wave basis [pw_grid³])."""
+    ``radial+plane`` (GeoCGNN radial basis [64] and plane-wave basis [pw_grid³]); pw_cell: ``given`` (plane
+    waves on the cell as written) | ``primitive`` (on the reduced primitive cell, ``batch.pw_lattice``)."""
     parts = []
     d = batch.distances
     if gaussian:
@@ -74,7 +80,8 @@ def edge_inputs(batch, gaussian: bool = True, geo_features: str = "none", n_radi
     if "radial" in geo_features:
         parts.append(geo_radial_basis(d, n_radial, cutoff))
     if "plane" in geo_features:
-        parts.append(plane_wave_basis(batch.vectors, batch.lattice, batch.crystal, pw_grid))
+        lattice = batch.pw_lattice if pw_cell == "primitive" else batch.lattice
+        parts.append(plane_wave_basis(batch.vectors, lattice, batch.crystal, pw_grid))
     return torch.cat(parts, dim=-1) * batch.mask.unsqueeze(-1)
 
 

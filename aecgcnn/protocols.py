@@ -1,0 +1,36 @@
+"""Named training recipes (``--protocol``): the model options and optimiser settings of one protocol,
+written once. Individual settings (CLI flags, notebook parameters, ``Experiment`` fields) override them.
+
+- ``paper``: what the AE-CGCNN paper states: one-hot atomic number, ReLU, 4 conv layers, Adam lr 1e-3,
+  weight decay 5e-4, 50 epochs, the best-validation checkpoint tested. The batch size is not stated; 64.
+- ``reference-cgcnn``: what the reference CGCNN code (Xie & Grossman) does with Adam: its element-property
+  atom features, Softplus everywhere (also on the pooled vector before the head), one fused Linear on
+  z = v_i ⊕ v_j ⊕ e (its initialisation), 3 conv layers, batch 256, no weight decay, lr 1e-3, 50 epochs.
+  The model options apply to every AE-CGCNN rung (the ladder above CGCNN keeps its own additions).
+
+The audit of every difference between the two is the README model card's "Fidelity audit" table.
+"""
+from __future__ import annotations
+
+PROTOCOLS: dict[str, dict] = {
+    "paper": {
+        "model": {"atom_features": "onehot", "activation": "relu", "readout_preact": False, "init": "per-part",
+                  "n_conv": 4},
+        "train": {"epochs": 50, "lr": 1e-3, "weight_decay": 5e-4, "batch_size": 64},
+    },
+    "reference-cgcnn": {
+        "model": {"atom_features": "cgcnn", "activation": "softplus", "readout_preact": True, "init": "fused",
+                  "n_conv": 3},
+        "train": {"epochs": 50, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 256},
+    },
+}
+
+DEFAULT_PROTOCOL = "paper"
+TRAIN_KEYS = ("epochs", "lr", "weight_decay", "batch_size")
+
+
+def protocol(name: str) -> dict:
+    """The ``{"model": {...}, "train": {...}}`` settings of a named protocol."""
+    if name not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {name!r}: choose from {list(PROTOCOLS)}")
+    return PROTOCOLS[name]

@@ -1,0 +1,132 @@
+"""Fidelity benchmark: named model recipes trained on fixed splits over several seeds, test MAE mean ± std
+printed beside the reference CGCNN's number on the same kind of split (issue 11's measurements with the
+reference code). Runs go to ``runs/fidelity/<case>/seed<k>`` and are reused when finished, so the script
+can be stopped and restarted; ``--only`` picks cases (run two processes on two cores with ``--threads 1``).
+
+    python benchmarks/fidelity.py [--seeds 0 1 2 3 4] [--only mp-cgcnn-reference ...] [--threads 1]
+        [--list] [--table results/fidelity.md]
+
+Cases (the split of a dataset is the same for every case and seed: only the model seed varies):
+- MP: MEGNet-2018 train subset of 1,000 crystals, 500 MEGNet-val crystals for model selection, the full
+  MEGNet test set (3,120); 50 epochs.
+- CoRE: CoRE-2019 CO2 0.15 bar, 80/10/10 split (seed 0), train 1,000 / val 300 / test 1,000; 30 epochs, batch 64.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MP = dict(dataset="mp-megnet-2018", split="file", train_size=1000, val_size=500, split_seed=0)
+CORE = dict(dataset="core2019-co2-0.15bar", split="80-10-10", train_size=1000, val_size=300, test_size=1000,
+            split_seed=0, epochs=30, batch_size=64)
+# the acceptance options of issue 11: CGCNN atom features and Softplus, batch 256, no weight decay
+MP_REF_OPTS = dict(overrides={"atom_features": "cgcnn", "activation": "softplus"}, batch_size=256, weight_decay=0.0)
+
+#: reference CGCNN (Xie & Grossman's code, Adam 1e-3) on the same kind of split, measured with that code
+REFERENCE = {
+    "mp": ("reference CGCNN 64/3 conv/128, batch 256, wd 0: 0.179; its formation-energy settings: 0.172 "
+           "(mean predictor ≈ 0.85)", 0.179),
+    "core": ("reference CGCNN 64/3 conv/128, 30 epochs, batch 64: 0.783 (mean predictor 1.163)", 0.783),
+}
+
+CASES = {
+    "mp-cgcnn-paper": dict(MP, preset="cgcnn", protocol="paper"),
+    "mp-cgcnn-features": dict(MP, preset="cgcnn", protocol="paper", **MP_REF_OPTS),
+    "mp-cgcnn-reference": dict(MP, preset="cgcnn", protocol="reference-cgcnn"),
+    "mp-ae-cgcnn-features": dict(MP, preset="ae-cgcnn", protocol="paper",
+                                 **{**MP_REF_OPTS, "overrides": {**MP_REF_OPTS["overrides"], "geo_features": "radial"}}),
+    "mp-ae-cgcnn-paper": dict(MP, preset="ae-cgcnn", protocol="paper", overrides={"geo_features": "radial"}),
+    "core-cgcnn-paper": dict(CORE, preset="cgcnn", protocol="paper"),
+    "core-cgcnn-reference": dict(CORE, preset="cgcnn", protocol="reference-cgcnn"),
+    "core-ae-cgcnn-paper": dict(CORE, preset="ae-cgcnn", protocol="paper"),
+    "core-ae-cgcnn-reference": dict(CORE, preset="ae-cgcnn", protocol="reference-cgcnn"),
+}
+DESCRIPTION = {
+    "mp-cgcnn-paper": "`cgcnn` rung, paper protocol (one-hot Z, ReLU, 4 conv, batch 64, wd 5e-4)",
+    "mp-cgcnn-features": "`cgcnn` rung, CGCNN atom features + Softplus, batch 256, wd 0 (issue 11 acceptance command)",
+    "mp-cgcnn-reference": "`cgcnn` rung, `--protocol reference-cgcnn` (+ fused init, Softplus before the head, 3 conv)",
+    "mp-ae-cgcnn-features": "`ae-cgcnn` (radial geometry), CGCNN atom features + Softplus, batch 256, wd 0",
+    "mp-ae-cgcnn-paper": "`ae-cgcnn` (radial geometry), paper protocol",
+    "core-cgcnn-paper": "`cgcnn` rung, paper protocol (wd 5e-4), 30 epochs, batch 64",
+    "core-cgcnn-reference": "`cgcnn` rung, `--protocol reference-cgcnn`, 30 epochs, batch 64",
+    "core-ae-cgcnn-paper": "`ae-cgcnn` (charges, radial + plane waves), paper protocol, 30 epochs, batch 64",
+    "core-ae-cgcnn-reference": "`ae-cgcnn`, `--protocol reference-cgcnn` options, 30 epochs, batch 64",
+}
+
+
+def run_case(name: str, seeds: list[int], runs_dir: Path, data_dir=None, compile_=False) -> list[dict]:
+    from aecgcnn.experiment import Experiment, run_or_load
+    out = []
+    for seed in seeds:
+        exp = Experiment(**CASES[name], seed=seed, data_dir=data_dir, compile=compile_, progress=False,
+                         save_split_file=False, out_dir=str(runs_dir / name / f"seed{seed}"))
+        m = run_or_load(exp)
+        print(f"{name} seed {seed}: test MAE {m['test']['mae']:.4f} (best epoch {m['best_epoch']}, "
+              f"{m['train_seconds']:.0f} s)", flush=True)
+        out.append(m)
+    return out
+
+
+def summarize(runs_dir: Path, seeds: list[int]) -> tuple[list[dict], dict]:
+    """Rows (case, n seeds, mean ± std test MAE, ...) from finished runs; missing runs are left out."""
+    import numpy as np
+    rows, prov = [], {}
+    for name in CASES:
+        ms = [json.loads(p.read_text()) for s in seeds if (p := runs_dir / name / f"seed{s}" / "metrics.json").exists()]
+        if not ms:
+            continue
+        mae = np.array([m["test"]["mae"] for m in ms])
+        family = name.split("-")[0]
+        rows.append({"case": name, "what": DESCRIPTION[name], "seeds": ",".join(str(m["experiment"]["seed"]) for m in ms),
+                     "test MAE mean": round(float(mae.mean()), 4), "std": round(float(mae.std(ddof=1)) if len(mae) > 1 else 0.0, 4),
+                     "worst seed": round(float(mae.max()), 4), "best epochs": ",".join(str(m["best_epoch"]) for m in ms),
+                     "n train/val/test": "/".join(str(m["sizes"][k]) for k in ("train", "val", "test")),
+                     "reference CGCNN": REFERENCE[family][1], "ours / reference": round(float(mae.mean()) / REFERENCE[family][1], 3),
+                     "units": ms[0]["units"]})
+        prov.setdefault("commits", set()).update(m["provenance"]["commit"] for m in ms)
+        prov.setdefault("devices", set()).update(m["provenance"]["device"] for m in ms)
+    return rows, {k: sorted(v) for k, v in prov.items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--only", nargs="+", default=None, choices=list(CASES))
+    ap.add_argument("--runs-dir", default=str(ROOT / "runs" / "fidelity"))
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads of this process")
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--summary-only", action="store_true", help="print the table of finished runs, train nothing")
+    ap.add_argument("--table", default=None, help="also write the table (Markdown + CSV) under this name")
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args()
+    if args.list:
+        for name, case in CASES.items():
+            print(f"{name}: {DESCRIPTION[name]}  {case}")
+        return 0
+    import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    runs_dir = Path(args.runs_dir)
+    if not args.summary_only:
+        for name in args.only or list(CASES):
+            run_case(name, args.seeds, runs_dir, args.data_dir, args.compile)
+    import pandas as pd
+    rows, prov = summarize(runs_dir, args.seeds)
+    df = pd.DataFrame(rows)
+    print(df.drop(columns=["what"]).to_markdown(index=False) if len(df) else "no finished runs")
+    if args.table and len(df):
+        from aecgcnn.reports import write_table
+        write_table(df, Path(args.table).stem, "Fidelity: our rungs against the reference CGCNN on the same kind of "
+                    "split (test MAE mean ± std over model seeds; reference numbers measured with the reference code)",
+                    Path(args.table).parent, command="python benchmarks/fidelity.py " + " ".join(sys.argv[1:]),
+                    data="mp-megnet-2018, core2019-co2-0.15bar", cases=json.dumps(CASES), **prov)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
