@@ -25,6 +25,7 @@ from torch import nn
 from aecgcnn.features import ATOM_FEATURES, atom_feature_table
 from aecgcnn.models.common import (MaskedBatchNorm, TargetNormalizer, check_atomic_numbers, edge_inputs,
                                    segment_mean, segment_softmax, segment_sum)
+from aecgcnn.models.fused import SlotAttentionSum, folded_batchnorm_projection, pair_projection, slot_weights
 
 GEO_CHOICES = ("none", "radial", "plane", "radial+plane")
 
@@ -157,8 +158,30 @@ class ConvLayer(nn.Module):
             self.e_self = nn.Linear(F, edge_dim, bias=False)
             self.e_nbr = nn.Linear(F, edge_dim, bias=False)
 
-    def forward(self, v: torch.Tensor, e: torch.Tensor, nbr: torch.Tensor, mask: torch.Tensor):
-        """v [N, F], e [N, K, E], nbr [N, K], mask [N, K] → v' [N, F], e' [N, K, E], attention dict."""
+    #: use the memory-lean path (:mod:`aecgcnn.models.fused`); False = the plain transcription below
+    fast = True
+
+    def forward(self, v: torch.Tensor, e: torch.Tensor, nbr: torch.Tensor, mask: torch.Tensor,
+                need_weights: bool = True):
+        """v [N, F], e [N, K, E], nbr [N, K], mask [N, K] → v' [N, F], e' [N, K, E], attention dict
+        (``neighbor`` [N, K, M] channel-averaged neighbour weights when ``need_weights``; ``heads`` [N, M])."""
+        if not self.fast:
+            return self._forward_plain(v, e, nbr, mask)
+        N, K = nbr.shape
+        M, F = self.M, self.F
+        # BN(z W + b) with z W = W_i v_i + W_j v_j + W_e e (notes §6), statistics over valid slots: [N, K, M, 2, F]
+        z = folded_batchnorm_projection(v, e, nbr, mask, self.w_self.weight, self.w_nbr.weight, self.w_edge.weight,
+                                        self.w_edge.bias, self.bn_z).view(N, K, M, 2, F)
+        mode = "gate" if self.cfg.attention == "gate" else self.cfg.attention_norm
+        heads = SlotAttentionSum.apply(z, mask, mode, self.cfg.activation)  # Eq. 3 / 6 / 7 before the head mix
+        info = {}
+        if need_weights:
+            with torch.no_grad():
+                info["neighbor"] = slot_weights(z[:, :, :, 0], mask, mode).mean(dim=-1)  # [N, K, M]
+        return self._finish(v, e, nbr, mask, heads, info, fast=True)
+
+    def _forward_plain(self, v, e, nbr, mask):
+        """The layer transcribed op by op (reference for the fast path; the equivalence is tested)."""
         N, K = nbr.shape
         M, F = self.M, self.F
         # z W + b = W_i v_i + W_j v_j + W_e e + b  (notes §6), [N, K, 2MF]
@@ -179,6 +202,12 @@ class ConvLayer(nn.Module):
             weights = torch.softmax(filt.masked_fill(~m, float("-inf")), dim=1)
         heads = (weights * core).sum(dim=1)  # [N, M, F]
         info["neighbor"] = weights.mean(dim=-1).detach()  # [N, K, M]
+        return self._finish(v, e, nbr, mask, heads, info)
+
+    def _finish(self, v, e, nbr, mask, heads, info, fast: bool = False):
+        """Head combination (Eq. 7 / AttenIII), residual + BN + activation, and the edge update (Eq. 4-5)."""
+        N, K = nbr.shape
+        M = self.M
         if M == 1:
             agg, info["heads"] = heads[:, 0], torch.ones(N, 1, device=v.device)
         elif self.cfg.head_combine == "mean":  # Eq. 7: 1/M Σ_m
@@ -188,7 +217,11 @@ class ConvLayer(nn.Module):
             agg, info["heads"] = (beta.unsqueeze(-1) * heads).sum(dim=1), beta.detach()
         agg = self.bn_out(agg)
         v_new = self.act(v + agg if self.cfg.residual else agg)  # residual (Eq. 3 "v_i +"), CGCNN-style BN + g
-        if self.update_edges:  # Eq. 4-5: e' = e + Γ[e ⊕ v_i ⊕ v_j]
+        if self.update_edges and fast:  # Eq. 4-5: e' = e + Γ[e ⊕ v_i ⊕ v_j]
+            gamma = pair_projection(v, e, nbr, self.e_self.weight, self.e_nbr.weight, self.e_edge.weight,
+                                    self.e_edge.bias)
+            e = (e + self.act(gamma)) * mask.unsqueeze(-1)
+        elif self.update_edges:
             gamma = self.e_edge(e)
             gamma += self.e_self(v).unsqueeze(1)
             gamma += self.e_nbr(v).index_select(0, nbr.reshape(-1)).view(N, K, -1)
@@ -245,8 +278,8 @@ class AECGCNN(nn.Module):
                                         pw_cell=cfg.pw_cell))
         attn = {"neighbor": [], "heads": []}
         for conv in self.convs:
-            v, e, info = conv(v, e, batch.neighbors, batch.mask)
-            attn["neighbor"].append(info["neighbor"])
+            v, e, info = conv(v, e, batch.neighbors, batch.mask, need_weights=return_attention)
+            attn["neighbor"].append(info.get("neighbor"))
             attn["heads"].append(info["heads"])
         B = batch.num_crystals
         if cfg.pooling == "attention":  # Eq. 8
