@@ -18,9 +18,9 @@ def _add_common(p):
 
 
 def cmd_data_list(args):
-    from aecgcnn.data.datasets import DATASETS, load_entries, resolve_data_dir
+    from aecgcnn.data.datasets import DATASETS, is_demo, load_entries, resolve_data_dir
     root = resolve_data_dir(args.data_dir)
-    print(f"data directory: {root}")
+    print(f"data directory: {root}" + (" (demo sample shipped with the package)" if is_demo(root) else ""))
     print(f"{'dataset':24s} {'entries':>8s} {'labelled':>9s}  {'target':32s} {'units':8s} present")
     for name, spec in DATASETS.items():
         try:
@@ -50,7 +50,7 @@ def cmd_data_build(args):
 def cmd_data_download(args):
     from aecgcnn.data.datasets import DATASETS, resolve_data_dir
     from aecgcnn.data.sources import FILES, download
-    root = resolve_data_dir(args.data_dir)
+    root = resolve_data_dir(args.data_dir, allow_demo=False)
     for name in args.names:
         for rel in DATASETS[name].files:
             if rel not in FILES:
@@ -326,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from aecgcnn.data.datasets import absolutize_data_env
+    absolutize_data_env()  # notebooks run by `reproduce` start in notebooks/: hand them an absolute path
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -20,7 +20,7 @@ from aecgcnn import InputError
 from aecgcnn.checkpoint import save_checkpoint
 from aecgcnn.data.batch import GraphDataset
 from aecgcnn.data.cache import build_graphs
-from aecgcnn.data.datasets import DATASETS, load_entries
+from aecgcnn.data.datasets import DATASETS, is_demo, load_entries, resolve_data_dir
 from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
 from aecgcnn.metrics import aggregate, regression_metrics
@@ -100,7 +100,8 @@ def prepare_split(exp: Experiment, entries) -> dict:
         split = make_split(exp.split, entries, split_seed)
         if exp.save_split_file and exp.dataset in DATASETS:
             name = exp.split if exp.split == "file" else f"{exp.split}-seed{split_seed}"
-            save_split(split, exp.dataset, name)
+            demo = is_demo(resolve_data_dir(exp.data_dir))  # demo splits never replace the full data's
+            save_split(split, f"demo/{exp.dataset}" if demo else exp.dataset, name)
     # nested subsets: the permutation depends on the split seed only, so train_300 ⊂ train_500 ⊂ ...
     return {"train": _subset(split["train"], exp.train_size, split_seed),
             "val": _subset(split["val"], exp.val_size, split_seed + 1),
@@ -232,6 +233,7 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
         "data_files": list(spec.files) if spec else [exp.dataset],
         "target": spec.target if spec else "target", "units": spec.units if spec else "",
         "split_meta": split["meta"],
+        "data_root": _data_root(exp),
         "provenance": stamp(device),
     }
     metrics["history"] = result.history
@@ -247,6 +249,14 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
     return metrics
 
 
+def _data_root(exp: Experiment) -> str:
+    """``demo`` for the packaged sample, else the resolved data folder (named datasets), else ``user``."""
+    if exp.dataset not in DATASETS:
+        return "user"
+    root = resolve_data_dir(exp.data_dir)
+    return "demo" if is_demo(root) else str(root)
+
+
 def run_or_load(exp: Experiment, entries=None) -> dict:
     """Reuse a finished run in ``exp.out_dir`` when its recorded experiment is identical (notebooks that
     share runs, e.g. Figures 1–2 and Table I); otherwise run it. Returns metrics with ``history``."""
@@ -256,7 +266,8 @@ def run_or_load(exp: Experiment, entries=None) -> dict:
         if (out / "metrics.json").exists() and (out / "history.csv").exists():
             metrics = json.loads((out / "metrics.json").read_text())
             same = {k: v for k, v in metrics.get("experiment", {}).items() if k != "progress"}
-            if same == {k: v for k, v in asdict(exp).items() if k != "progress"}:
+            same_data = metrics.get("data_root", _data_root(exp)) == _data_root(exp)  # older runs: not recorded
+            if same_data and same == {k: v for k, v in asdict(exp).items() if k != "progress"}:
                 with open(out / "history.csv", newline="") as fh:
                     metrics["history"] = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
                 print(f"[aecgcnn] reusing finished run {out}")

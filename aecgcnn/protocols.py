@@ -3,6 +3,8 @@ written once. Individual settings (CLI flags, notebook parameters, ``Experiment`
 
 - ``paper``: what the AE-CGCNN paper states: one-hot atomic number, ReLU, 4 conv layers, Adam lr 1e-3,
   weight decay 5e-4, 50 epochs, the best-validation checkpoint tested. The batch size is not stated; 64.
+  Where it is silent: one weight matrix on z (``init='fused'``, as "z W" reads), the activation on the pooled
+  vector before the head (a no-op with ReLU).
 - ``reference-cgcnn``: what the reference CGCNN code (Xie & Grossman) does with Adam: its element-property
   atom features, Softplus everywhere (also on the pooled vector before the head), one fused Linear on
   z = v_i ⊕ v_j ⊕ e (its initialisation), 3 conv layers, batch 256, no weight decay, lr 1e-3, 50 epochs.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 PROTOCOLS: dict[str, dict] = {
     "paper": {
-        "model": {"atom_features": "onehot", "activation": "relu", "readout_preact": False, "init": "per-part",
+        "model": {"atom_features": "onehot", "activation": "relu", "readout_preact": True, "init": "fused",
                   "n_conv": 4},
         "train": {"epochs": 50, "lr": 1e-3, "weight_decay": 5e-4, "batch_size": 64},
     },

@@ -33,13 +33,18 @@ REFERENCE = {
     "core": ("reference CGCNN 64/3 conv/128, 30 epochs, batch 64: 0.783 (mean predictor 1.163)", 0.783),
 }
 
+PERPART = {"init": "per-part", "readout_preact": False}  # the package defaults before this benchmark
 CASES = {
     "mp-cgcnn-paper": dict(MP, preset="cgcnn", protocol="paper"),
+    "mp-cgcnn-features-perpart": dict(MP, preset="cgcnn", protocol="paper",
+                                      **{**MP_REF_OPTS, "overrides": {**MP_REF_OPTS["overrides"], **PERPART}}),
     "mp-cgcnn-features": dict(MP, preset="cgcnn", protocol="paper", **MP_REF_OPTS),
     "mp-cgcnn-reference": dict(MP, preset="cgcnn", protocol="reference-cgcnn"),
+    "mp-ae-cgcnn-features-perpart": dict(MP, preset="ae-cgcnn", protocol="paper", **{
+        **MP_REF_OPTS, "overrides": {**MP_REF_OPTS["overrides"], "geo_features": "radial", **PERPART}}),
     "mp-ae-cgcnn-features": dict(MP, preset="ae-cgcnn", protocol="paper",
                                  **{**MP_REF_OPTS, "overrides": {**MP_REF_OPTS["overrides"], "geo_features": "radial"}}),
-    "mp-ae-cgcnn-paper": dict(MP, preset="ae-cgcnn", protocol="paper", overrides={"geo_features": "radial"}),
+    "mp-ae-cgcnn-reference": dict(MP, preset="ae-cgcnn", protocol="reference-cgcnn", overrides={"geo_features": "radial"}),
     "core-cgcnn-paper": dict(CORE, preset="cgcnn", protocol="paper"),
     "core-cgcnn-reference": dict(CORE, preset="cgcnn", protocol="reference-cgcnn"),
     "core-ae-cgcnn-paper": dict(CORE, preset="ae-cgcnn", protocol="paper"),
@@ -47,10 +52,14 @@ CASES = {
 }
 DESCRIPTION = {
     "mp-cgcnn-paper": "`cgcnn` rung, paper protocol (one-hot Z, ReLU, 4 conv, batch 64, wd 5e-4)",
-    "mp-cgcnn-features": "`cgcnn` rung, CGCNN atom features + Softplus, batch 256, wd 0 (issue 11 acceptance command)",
-    "mp-cgcnn-reference": "`cgcnn` rung, `--protocol reference-cgcnn` (+ fused init, Softplus before the head, 3 conv)",
-    "mp-ae-cgcnn-features": "`ae-cgcnn` (radial geometry), CGCNN atom features + Softplus, batch 256, wd 0",
-    "mp-ae-cgcnn-paper": "`ae-cgcnn` (radial geometry), paper protocol",
+    "mp-cgcnn-features-perpart": "`cgcnn`, CGCNN atom features + Softplus, batch 256, wd 0; old defaults "
+                                 "(per-part init, no activation before the head)",
+    "mp-cgcnn-features": "`cgcnn`, CGCNN atom features + Softplus, batch 256, wd 0 (issue 11 acceptance command; "
+                         "defaults: fused init, activation before the head)",
+    "mp-cgcnn-reference": "`cgcnn`, `--protocol reference-cgcnn` (as above with 3 conv layers)",
+    "mp-ae-cgcnn-features-perpart": "`ae-cgcnn` (radial geometry), atom features + Softplus, batch 256, wd 0; old defaults",
+    "mp-ae-cgcnn-features": "`ae-cgcnn` (radial geometry), atom features + Softplus, batch 256, wd 0",
+    "mp-ae-cgcnn-reference": "`ae-cgcnn` (radial geometry), `--protocol reference-cgcnn`",
     "core-cgcnn-paper": "`cgcnn` rung, paper protocol (wd 5e-4), 30 epochs, batch 64",
     "core-cgcnn-reference": "`cgcnn` rung, `--protocol reference-cgcnn`, 30 epochs, batch 64",
     "core-ae-cgcnn-paper": "`ae-cgcnn` (charges, radial + plane waves), paper protocol, 30 epochs, batch 64",
@@ -58,13 +67,44 @@ DESCRIPTION = {
 }
 
 
+def _effective(config: dict) -> dict:
+    """A saved AE-CGCNN config with the keys its version lacked filled as that version behaved, and
+    ``pw_cell`` dropped where there are no plane waves (it changes nothing there)."""
+    from dataclasses import asdict
+
+    from aecgcnn.models.aecgcnn import AECGCNNConfig
+    try:
+        full = asdict(AECGCNNConfig.from_dict(config, legacy=True))
+    except (TypeError, ValueError):
+        return config
+    if "plane" not in full["geo_features"]:
+        full.pop("pw_cell")
+    return full
+
+
+def _finished(exp) -> dict | None:
+    """The metrics of a finished run in ``exp.out_dir`` that trained exactly this model (saved config) with
+    these optimiser settings, sizes and seeds; None otherwise (so a change of package defaults retrains)."""
+    from aecgcnn.experiment import model_overrides, train_settings
+    from aecgcnn.models import model_from_preset
+    path = Path(exp.out_dir) / "metrics.json"
+    if not path.exists():
+        return None
+    m = json.loads(path.read_text())
+    want = _effective(model_from_preset(exp.preset, **model_overrides(exp)).config_dict())
+    keys = ("dataset", "split", "seed", "split_seed", "train_size", "val_size", "test_size")
+    same = (_effective(m.get("model_config", {})) == want and m.get("train_settings") == train_settings(exp)
+            and all(m["experiment"].get(k) == getattr(exp, k) for k in keys))
+    return m if same else None
+
+
 def run_case(name: str, seeds: list[int], runs_dir: Path, data_dir=None, compile_=False) -> list[dict]:
-    from aecgcnn.experiment import Experiment, run_or_load
+    from aecgcnn.experiment import Experiment, run_experiment
     out = []
     for seed in seeds:
         exp = Experiment(**CASES[name], seed=seed, data_dir=data_dir, compile=compile_, progress=False,
                          save_split_file=False, out_dir=str(runs_dir / name / f"seed{seed}"))
-        m = run_or_load(exp)
+        m = _finished(exp) or run_experiment(exp)
         print(f"{name} seed {seed}: test MAE {m['test']['mae']:.4f} (best epoch {m['best_epoch']}, "
               f"{m['train_seconds']:.0f} s)", flush=True)
         out.append(m)
@@ -76,7 +116,9 @@ def summarize(runs_dir: Path, seeds: list[int]) -> tuple[list[dict], dict]:
     import numpy as np
     rows, prov = [], {}
     for name in CASES:
-        ms = [json.loads(p.read_text()) for s in seeds if (p := runs_dir / name / f"seed{s}" / "metrics.json").exists()]
+        from aecgcnn.experiment import Experiment
+        ms = [m for s in seeds if (m := _finished(Experiment(**CASES[name], seed=s,
+                                                              out_dir=str(runs_dir / name / f"seed{s}"))))]
         if not ms:
             continue
         mae = np.array([m["test"]["mae"] for m in ms])
@@ -84,7 +126,7 @@ def summarize(runs_dir: Path, seeds: list[int]) -> tuple[list[dict], dict]:
         rows.append({"case": name, "what": DESCRIPTION[name], "seeds": ",".join(str(m["experiment"]["seed"]) for m in ms),
                      "test MAE mean": round(float(mae.mean()), 4), "std": round(float(mae.std(ddof=1)) if len(mae) > 1 else 0.0, 4),
                      "worst seed": round(float(mae.max()), 4), "best epochs": ",".join(str(m["best_epoch"]) for m in ms),
-                     "n train/val/test": "/".join(str(m["sizes"][k]) for k in ("train", "val", "test")),
+                     "n train/val/test": "/".join(str(ms[0]["sizes"][k]) for k in ("train", "val", "test")),
                      "reference CGCNN": REFERENCE[family][1], "ours / reference": round(float(mae.mean()) / REFERENCE[family][1], 3),
                      "units": ms[0]["units"]})
         prov.setdefault("commits", set()).update(m["provenance"]["commit"] for m in ms)

@@ -134,10 +134,27 @@ def test_bw20k_missing_says_where_to_get_it(tmp_path):
         DATASETS["bw20k-co2-0.15bar"].loader(tmp_path)
 
 
-def test_missing_data_dir_is_explained(monkeypatch):
+def test_without_data_dir_the_demo_sample_is_used_and_said(monkeypatch, capsys):
+    from aecgcnn.data import datasets
     monkeypatch.delenv("AECGCNN_DATA", raising=False)
+    monkeypatch.setattr(datasets, "_told_demo", False)
+    entries = load_entries("mp-megnet-2018")
+    assert "demo sample" in capsys.readouterr().out
+    counts = {k: sum(e.meta["split"] == k for e in entries) for k in ("train", "val", "test")}
+    assert counts == {"train": 1000, "val": 250, "test": 250} and all(e.cif for e in entries)
+    core = load_entries("core2019-co2-0.15bar")
+    assert len(core) == 364 and all(e.cif and "_atom_site_charge" in e.cif for e in core)
     with pytest.raises(InputError, match="AECGCNN_DATA"):
-        load_entries("mp-megnet-2018")
+        datasets.resolve_data_dir(allow_demo=False)
+
+
+def test_relative_data_env_is_made_absolute(monkeypatch, tmp_path):
+    from aecgcnn.data.datasets import absolutize_data_env
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AECGCNN_DATA", "some/data")
+    absolutize_data_env()
+    import os
+    assert os.environ["AECGCNN_DATA"] == str(tmp_path / "some" / "data")
 
 
 def test_experiment_splits_only_labelled_entries():

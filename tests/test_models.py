@@ -219,9 +219,9 @@ def test_history_is_logged_epoch_by_epoch(tmp_path):
     np.testing.assert_allclose(logged["val_mae"], [h["val_mae"] for h in result.history])
 
 
-OPTIONS = [{"atom_features": "cgcnn"}, {"activation": "softplus"}, {"init": "fused"},
-           {"attention_norm": "per-head"}, {"residual": False},
-           {"readout_preact": True, "activation": "softplus"}]  # with ReLU, preact is a no-op on v >= 0
+OPTIONS = [{"atom_features": "cgcnn"}, {"activation": "softplus"}, {"init": "per-part"},
+           {"attention_norm": "per-head"}, {"residual": False}, {"pw_cell": "given"},
+           {"readout_preact": False, "activation": "softplus"}]  # with ReLU, preact is a no-op on v >= 0
 
 
 @pytest.mark.parametrize("option", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
@@ -229,10 +229,11 @@ def test_option_is_saved_and_reloads_identically(option, tmp_path):
     """Each model option changes the model, is stored in the checkpoint and reloads to the same predictions."""
     gs = graphs_of([triclinic(), rocksalt()])
     torch.manual_seed(0)
-    model = small("ae-cgcnn", geo_features="radial", **option).eval()
+    geo = {} if "pw_cell" in option else {"geo_features": "radial"}
+    model = small("ae-cgcnn", **geo, **option).eval()
     torch.manual_seed(0)
-    base = {"activation": "softplus"} if option.get("readout_preact") else {}
-    plain = small("ae-cgcnn", geo_features="radial", **base).eval()
+    base = {"activation": "softplus"} if "readout_preact" in option else {}
+    plain = small("ae-cgcnn", **geo, **base).eval()
     with torch.no_grad():
         assert not torch.allclose(model(batch_of(gs)), plain(batch_of(gs)))
     path = save_checkpoint(tmp_path / "m.pt", model, GraphSettings(), "toy", "y", "eV/atom")
@@ -262,11 +263,11 @@ def test_checkpoint_without_new_keys_loads_with_old_behaviour(tmp_path):
 def test_fused_init_has_the_reference_distribution():
     """init='fused': W_i, W_j, W_e (and b) drawn as one Linear(2F + E) would be, bound 1/sqrt(2F + E)."""
     torch.manual_seed(0)
-    conv = model_from_preset("cgcnn", init="fused").convs[0]
+    conv = model_from_preset("cgcnn").convs[0]  # the default
     bound = 1 / (2 * 64 + 41) ** 0.5
     for w in (conv.w_self.weight, conv.w_nbr.weight, conv.w_edge.weight, conv.w_edge.bias):
         assert float(w.abs().max()) <= bound and float(w.abs().max()) > 0.9 * bound
-    conv = model_from_preset("cgcnn").convs[0]
+    conv = model_from_preset("cgcnn", init="per-part").convs[0]
     assert float(conv.w_self.weight.abs().max()) > bound  # per-part: 1/sqrt(64) for the node parts
 
 

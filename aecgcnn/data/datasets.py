@@ -20,6 +20,10 @@ from aecgcnn import InputError
 from aecgcnn.data.sources import BW20K_RECORD, FILES
 
 ENV_VAR = "AECGCNN_DATA"
+#: the demo sample shipped with the package (scripts/make_demo_data.py; aecgcnn/demo/README.md): the data
+#: root when none is configured
+DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
+_told_demo = False
 
 
 @dataclass
@@ -48,13 +52,35 @@ class DatasetSpec:
     demo_only: bool = False
 
 
-def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
-    """The data root: the argument, else ``$AECGCNN_DATA``. Raises InputError if neither is set."""
+def resolve_data_dir(data_dir: str | Path | None = None, allow_demo: bool = True) -> Path:
+    """The data root: the argument, else ``$AECGCNN_DATA`` (relative paths against the working directory),
+    else the demo sample shipped with the package (:data:`DEMO_DIR`, said once per process). With
+    ``allow_demo=False`` a missing setting is an InputError instead."""
+    global _told_demo
     value = data_dir or os.environ.get(ENV_VAR)
     if not value:
-        raise InputError(f"no data directory: pass --data-dir or set {ENV_VAR} "
-                         "(e.g. export AECGCNN_DATA=../shared/data)")
+        if not allow_demo:
+            raise InputError(f"no data directory: pass --data-dir or set {ENV_VAR} "
+                             "(e.g. export AECGCNN_DATA=../shared/data)")
+        if not _told_demo:
+            print(f"[aecgcnn] no data directory configured (--data-dir or ${ENV_VAR}): using the demo sample "
+                  f"shipped with the package ({DEMO_DIR}; 364 CoRE-2019 MOFs, 1,500 MP crystals; see its README)")
+            _told_demo = True
+        return DEMO_DIR
     return Path(value).expanduser().resolve()
+
+
+def is_demo(root: Path) -> bool:
+    """True when ``root`` is the packaged demo sample."""
+    return Path(root).resolve() == DEMO_DIR
+
+
+def absolutize_data_env() -> None:
+    """Make a relative ``$AECGCNN_DATA`` absolute against the current working directory, so processes started
+    elsewhere (notebook kernels run inside ``notebooks/``) see the same folder."""
+    value = os.environ.get(ENV_VAR)
+    if value and not Path(value).expanduser().is_absolute():
+        os.environ[ENV_VAR] = str(Path(value).expanduser().resolve())
 
 
 def _require(data_dir: Path, rel: str) -> Path:

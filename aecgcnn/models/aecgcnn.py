@@ -46,8 +46,9 @@ class AECGCNNConfig:
     ``atom_features`` ``onehot`` (paper: "one-hot encoding of the atomic number") | ``cgcnn`` (CGCNN's
     element properties); ``activation`` ``relu`` (paper: ReLU) | ``softplus`` (reference CGCNN), used in every
     conv layer, the edge update and the readout; ``readout_preact``: apply the activation to the pooled crystal
-    vector before the readout MLP (reference CGCNN); ``init`` ``per-part`` (each of W_i, W_j, W_e initialised
-    by its own fan-in) | ``fused`` (as one Linear on z = v_i ⊕ v_j ⊕ e, the reference CGCNN's layer);
+    vector before the readout MLP (reference CGCNN; a no-op with ReLU, whose node features are already ≥ 0);
+    ``init`` ``fused`` (W_i, W_j, W_e drawn as one Linear on z = v_i ⊕ v_j ⊕ e, as "z W" reads and as the
+    reference CGCNN's layer is) | ``per-part`` (each initialised by its own fan-in: larger node weights);
     ``attention_norm`` ``joint`` (Eq. 7: softmax over neighbour slots and heads together) | ``per-head``
     (each head's softmax over the slots alone); ``residual``: keep CGCNN's ``v +`` in the attention rungs
     (Eqs. 6-7 do not print it; Eq. 3 does); ``pw_cell``: the cell whose reciprocal lattice (and volume) the
@@ -72,8 +73,8 @@ class AECGCNNConfig:
     pw_grid: int = 4
     atom_features: str = "onehot"   # "onehot" (paper) | "cgcnn"
     activation: str = "relu"        # "relu" (paper) | "softplus" (reference CGCNN)
-    readout_preact: bool = False    # activation on the pooled vector before the readout (reference CGCNN)
-    init: str = "per-part"          # "per-part" | "fused" (reference CGCNN's single Linear on z)
+    readout_preact: bool = True     # activation on the pooled vector before the readout (reference CGCNN)
+    init: str = "fused"             # "fused" (one Linear on z, as "z W" reads) | "per-part"
     attention_norm: str = "joint"   # "joint" (Eq. 7) | "per-head"
     residual: bool = True           # v' = g(v + BN(Σ ...)) as Eq. 3 / CGCNN
     pw_cell: str = "primitive"      # "primitive" (cell-independent) | "given" (GeoCGNN's literal form)
@@ -250,8 +251,8 @@ class AECGCNN(nn.Module):
         if cfg.pooling == "attention":
             self.pool_score = nn.Linear(cfg.node_dim, 1)  # a_i of Eq. 8
         act = ACTIVATIONS[cfg.activation]
-        self.readout = nn.Sequential(*([act()] if cfg.readout_preact else []), nn.Linear(cfg.node_dim, cfg.fc_hidden),
-                                     act(), nn.Linear(cfg.fc_hidden, 1))
+        self.pre_readout = act() if cfg.readout_preact else nn.Identity()  # on the pooled vector (reference CGCNN)
+        self.readout = nn.Sequential(nn.Linear(cfg.node_dim, cfg.fc_hidden), act(), nn.Linear(cfg.fc_hidden, 1))
         self.normalizer = TargetNormalizer()
 
     def config_dict(self) -> dict:
@@ -288,7 +289,7 @@ class AECGCNN(nn.Module):
         else:
             w = 1.0 / batch.num_atoms.to(v.dtype)[batch.crystal]
             crystal_vec = segment_mean(v, batch.crystal, batch.num_atoms)
-        out = self.readout(crystal_vec).squeeze(-1)
+        out = self.readout(self.pre_readout(crystal_vec)).squeeze(-1)
         if return_attention:
             attn["pooling"] = w.detach()
             return out, attn
