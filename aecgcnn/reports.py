@@ -95,10 +95,22 @@ def fmt(mean: float, std: float | None = None, digits: int = 3) -> str:
     return f"{mean:.{digits}f}" if not std else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def notebook_command(name: str, profile: str, **params) -> str:
+    """The command that reproduces a notebook run, with every parameter that differs from the notebook's
+    default (None, {} or the paper protocol) as ``-p KEY VALUE``: stamped into its tables."""
+    import json as _json
+    extra = [f"-p {k} {_json.dumps(v) if not isinstance(v, str) else v}" for k, v in params.items()
+             if v not in (None, {}, "paper")]
+    return " ".join([f"aecgcnn reproduce {name} --profile {profile}", *extra])
+
+
 def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str = "80-10-10", data_dir=None,
-               device: str = "auto", entries=None, **overrides) -> dict:
+               device: str = "auto", entries=None, protocol: str = "paper", model_options: dict | None = None,
+               lr: float | None = None, weight_decay: float | None = None, **overrides) -> dict:
     """Train every ladder preset (or ``presets``) on one dataset with a profile's settings; finished runs
-    are reused. ``settings``: from :func:`profile_settings`. Returns ``{preset: run_seeds result}``."""
+    are reused. ``settings``: from :func:`profile_settings`; ``protocol`` / ``model_options`` (AE-CGCNN config
+    changes for every rung) / ``lr`` / ``weight_decay``: the run configuration of a notebook's parameters cell
+    (None: the protocol's); ``overrides``: per-preset config changes. Returns ``{preset: run_seeds result}``."""
     from aecgcnn.data.datasets import load_entries
     from aecgcnn.experiment import Experiment, run_seeds
     from aecgcnn.models import LADDER
@@ -110,6 +122,7 @@ def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str 
                          test_size=settings["test_size"], batch_size=settings["batch_size"],
                          device=device, compile=settings["compile"],
                          data_dir=data_dir, out_dir=str(Path(runs_dir) / dataset / split / preset),
-                         overrides=overrides.get(preset, {}))
+                         overrides={**(model_options or {}), **overrides.get(preset, {})}, protocol=protocol,
+                         lr=lr, weight_decay=weight_decay)
         results[preset] = run_seeds(exp, settings["seeds"], entries)
     return results

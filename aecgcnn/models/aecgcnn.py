@@ -265,18 +265,24 @@ class AECGCNN(nn.Module):
             conv.compile(dynamic=True)
         return self
 
-    def forward(self, batch, return_attention: bool = False):
-        """batch: :class:`aecgcnn.data.batch.Batch` → normalised predictions [B]
-        (and, with ``return_attention``, a dict: ``neighbor`` list of [N, K, M] per layer, ``heads`` list
-        of [N, M] per layer, ``pooling`` [N] per-atom weights summing to 1 per crystal)."""
+    def embed_inputs(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The inputs of the first conv layer: embedded atom features v [N, node_dim] (atom features, plus the
+        partial charge for C/G rungs) and edge features e [N, K, E] (Gaussians, plus the geometric bases,
+        embedded to ``edge_hidden`` above the CGCNN rung)."""
         cfg = self.config
         check_atomic_numbers(batch.atomic_numbers, cfg.n_elements)
         x = self.atom_table[batch.atomic_numbers - 1]
         if cfg.use_charges:
             x = torch.cat([x, batch.charges.unsqueeze(1)], dim=1)
-        v = self.embed(x)
-        e = self.edge_embed(edge_inputs(batch, True, cfg.geo_features, cfg.n_radial, cfg.cutoff, cfg.pw_grid,
-                                        pw_cell=cfg.pw_cell))
+        e = edge_inputs(batch, True, cfg.geo_features, cfg.n_radial, cfg.cutoff, cfg.pw_grid, pw_cell=cfg.pw_cell)
+        return self.embed(x), self.edge_embed(e)
+
+    def forward(self, batch, return_attention: bool = False):
+        """batch: :class:`aecgcnn.data.batch.Batch` → normalised predictions [B]
+        (and, with ``return_attention``, a dict: ``neighbor`` list of [N, K, M] per layer, ``heads`` list
+        of [N, M] per layer, ``pooling`` [N] per-atom weights summing to 1 per crystal)."""
+        cfg = self.config
+        v, e = self.embed_inputs(batch)
         attn = {"neighbor": [], "heads": []}
         for conv in self.convs:
             v, e, info = conv(v, e, batch.neighbors, batch.mask, need_weights=return_attention)

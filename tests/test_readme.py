@@ -1,0 +1,38 @@
+"""README and CI agree: .ci/run runs the README's own install and test commands, and the main-job command
+is a valid ``aecgcnn`` invocation."""
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import readme_commands  # noqa: E402
+
+
+def test_ci_runs_the_readme_commands():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "readme_commands.py install" in ci and "readme_commands.py test" in ci
+    assert 'eval "$install"' in ci and 'bash -c "$test"' in ci
+
+
+def test_readme_commands_are_found_and_need_no_data_directory():
+    install = readme_commands.command("install")
+    test = readme_commands.command("test")
+    assert "torch==2.13.0" in install and "-e" in install
+    assert test.startswith("python -m pytest") and " tests notebooks " in f" {test} " and "AECGCNN_DATA" not in test
+    assert "AECGCNN_DATA" not in readme_commands.command("main")  # the demo sample makes it work anywhere
+
+
+def test_main_job_is_a_valid_command():
+    from aecgcnn.cli import build_parser
+    argv = shlex.split(readme_commands.command("main"))
+    assert argv[0] == "aecgcnn"
+    args = build_parser().parse_args(argv[1:])
+    assert args.dataset == "core2019-co2-0.15bar" and args.preset == "ae-cgcnn"
+
+
+def test_extraction_rejects_an_ambiguous_block():
+    import pytest
+    text = "## Set up, test, run\n\n```bash\npython -m pytest a\npython -m pytest b\n```\n"
+    with pytest.raises(SystemExit, match="expected one test command"):
+        readme_commands.command("test", text)
