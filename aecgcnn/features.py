@@ -1,10 +1,10 @@
 """Input encodings: atom features (one-hot Z or CGCNN element properties) and edge-feature expansions,
 computed per batch on the device (never stored in the cache).
 
-- :func:`atom_feature_table`: the node input of each element, ``onehot`` or ``cgcnn`` (design notes §1).
-- :func:`gaussian_expansion`: CGCNN/AE-CGCNN distance features (design notes §1).
-- :func:`geo_radial_basis`: GeoCGNN radial basis on exp(−d) with a smooth cutoff (notes §3).
-- :func:`plane_wave_basis`: GeoCGNN plane waves cos(k·r)/√V on the 4×4×4 reciprocal grid (notes §3).
+- :func:`atom_feature_table`: the node input of each element, ``onehot`` or ``cgcnn`` (docs/design-notes.md §1).
+- :func:`gaussian_expansion`: CGCNN/AE-CGCNN distance features (docs/design-notes.md §1).
+- :func:`geo_radial_basis`: GeoCGNN radial basis on exp(−d) with a smooth cutoff (docs/design-notes.md §3).
+- :func:`plane_wave_basis`: GeoCGNN plane waves cos(k·r)/√V on the 4×4×4 reciprocal grid (docs/design-notes.md §3).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Periodic crystal graphs with a fixed-width neighbour table (design notes §1).
+"""Periodic crystal graphs with a fixed-width neighbour table (docs/design-notes.md §1).
 
 Each atom keeps its ``max_neighbors`` (12) nearest neighbours within ``cutoff`` (8 Å), periodic
 images included, so a pair can appear several times (multigraph). Atoms with fewer neighbours are

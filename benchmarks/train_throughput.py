@@ -1,9 +1,11 @@
-"""Training throughput of every preset: forward + backward crystals/s and atoms/s on MP and CoRE MOF batches,
-peak memory, and the cost relative to ``cgcnn``. Each preset runs in a fresh child process so peak memory
-(CPU: max RSS growth; CUDA: max allocated) is its own.
+"""Training throughput of every preset: forward + backward + Adam crystals/s and atoms/s on MP and CoRE MOF
+batches in the package's default mode (allocator tuned at import, fast conv path), peak memory, the kernel's
+share (sys seconds, minor page faults during the timed steps) and the cost relative to ``cgcnn``. Each preset
+runs in a fresh child process so peak memory (CPU: max RSS; CUDA: max allocated) is its own; ``--warmup``
+steps (allocation of the working set, compilation) are not timed.
 
-    python benchmarks/train_throughput.py [--batch-size 64] [--steps 3] [--compile] [--device auto]
-        [--presets cgcnn ae-cgcnn] [--datasets mp-megnet-2018 core2019-co2-0.15bar]
+    python benchmarks/train_throughput.py [--batch-size 64] [--steps 3] [--warmup 2] [--compile] [--plain]
+        [--threads N] [--presets cgcnn ae-cgcnn] [--datasets mp-megnet-2018 core2019-co2-0.15bar]
 """
 from __future__ import annotations
 
@@ -21,11 +23,16 @@ def _measure(args, preset, dataset, queue):
     from aecgcnn.models import model_from_preset
     from aecgcnn.train import resolve_device
     device = resolve_device(args.device)
-    entries = load_entries(dataset, args.data_dir)[: args.batch_size * (args.steps + 1)]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.plain:
+        from aecgcnn.models.aecgcnn import ConvLayer
+        ConvLayer.fast = False
+    n_batches = args.steps + args.warmup
+    entries = load_entries(dataset, args.data_dir)[: args.batch_size * n_batches]
     built = build_graphs(entries, progress=False, verbose=False)
     ds = GraphDataset(built.graphs, [e.target for e in built.entries])
-    batches = [b.to(device) for b in make_loader(ds, args.batch_size)][: args.steps + 1]
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    batches = [b.to(device) for b in make_loader(ds, args.batch_size)][:n_batches]
     model = model_from_preset(preset).to(device).train()
     if args.compile and hasattr(model, "compile_layers"):
         model.compile_layers()
@@ -36,29 +43,39 @@ def _measure(args, preset, dataset, queue):
         torch.nn.functional.mse_loss(model(b), b.target).backward()
         opt.step()
 
-    step(batches[0])  # warm-up (and compilation)
+    t0 = time.perf_counter()
+    for b in batches[:args.warmup]:  # allocation of the working set (and compilation)
+        step(b)
+    warm = time.perf_counter() - t0
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
-    for b in batches[1:]:
+    for b in batches[args.warmup:]:
         step(b)
     if device.type == "cuda":
         torch.cuda.synchronize()
     dt = time.perf_counter() - t
-    crystals = sum(b.num_crystals for b in batches[1:])
-    atoms = sum(int(b.atomic_numbers.shape[0]) for b in batches[1:])
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    timed = batches[args.warmup:]
+    crystals = sum(b.num_crystals for b in timed)
+    atoms = sum(int(b.atomic_numbers.shape[0]) for b in timed)
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024
-    queue.put((crystals / dt, atoms / dt, peak, str(device)))
+        peak = r1.ru_maxrss / 1024
+    queue.put((crystals / dt, atoms / dt, peak, r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt, warm,
+               str(device)))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--plain", action="store_true", help="the op-by-op conv layer instead of the fast path")
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--data-dir", default=None)
@@ -77,13 +94,19 @@ def main():
             result = q.get()
             p.join()
             rows.append((dataset, preset, *result))
-    mode = "compiled conv layers" if args.compile else "eager"
-    print(f"\nforward+backward+Adam step, batch {args.batch_size}, {args.steps} timed steps, {mode}")
-    print("| dataset | preset | crystals/s | atoms/s | peak memory (MiB) | time vs cgcnn | device |")
-    print("|---|---|---|---|---|---|---|")
-    for dataset, preset, cps, aps, peak, device in rows:
+    import torch
+    from aecgcnn.provenance import stamp
+    mode = ("compiled conv layers" if args.compile else "eager") + (", plain conv path" if args.plain else ", fast conv path")
+    prov = stamp("cpu")
+    print(f"\nforward+backward+Adam step, batch {args.batch_size}, {args.warmup} warm-up + {args.steps} timed steps, "
+          f"{mode}, {args.threads or torch.get_num_threads()} threads; commit {prov['commit']}; allocator: {prov['allocator']}")
+    print("| dataset | preset | crystals/s | atoms/s | peak RSS (MiB) | sys s (timed) | minor faults (timed) | "
+          "warm-up s | time vs cgcnn | device |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for dataset, preset, cps, aps, peak, sys_s, faults, warm, device in rows:
         ref = next(r[2] for r in rows if r[0] == dataset and r[1] == (presets[0] if "cgcnn" not in presets else "cgcnn"))
-        print(f"| {dataset} | {preset} | {cps:.1f} | {aps:,.0f} | {peak:,.0f} | {ref / cps:.2f}x | {device} |")
+        print(f"| {dataset} | {preset} | {cps:.1f} | {aps:,.0f} | {peak:,.0f} | {sys_s:.1f} | {faults:,} | {warm:.0f} | "
+              f"{ref / cps:.2f}x | {device} |")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""The AE-CGCNN model ladder (paper Eqs. 3–8; design notes §2), one configurable module.
+"""The AE-CGCNN model ladder (paper Eqs. 3–8; docs/design-notes.md §2), one configurable module.
 
 Every linear map of z_ijk = v_i ⊕ v_j ⊕ e_ijk is computed as W_i v_i + W_j v_j + W_e e_ijk: node
-projections are done once per atom and gathered for the K slots (notes §6), all heads in one matmul.
+projections are done once per atom and gathered for the K slots (docs/design-notes.md §6), all heads in one matmul.
 
 Choices the paper leaves open (also in the README model card):
 - BatchNorm on the z-projection (over valid slots only) and on the aggregated message, and
@@ -170,7 +170,7 @@ class ConvLayer(nn.Module):
             return self._forward_plain(v, e, nbr, mask)
         N, K = nbr.shape
         M, F = self.M, self.F
-        # BN(z W + b) with z W = W_i v_i + W_j v_j + W_e e (notes §6), statistics over valid slots: [N, K, M, 2, F]
+        # BN(z W + b) with z W = W_i v_i + W_j v_j + W_e e (docs/design-notes.md §6), statistics over valid slots: [N, K, M, 2, F]
         z = folded_batchnorm_projection(v, e, nbr, mask, self.w_self.weight, self.w_nbr.weight, self.w_edge.weight,
                                         self.w_edge.bias, self.bn_z).view(N, K, M, 2, F)
         mode = "gate" if self.cfg.attention == "gate" else self.cfg.attention_norm
@@ -185,7 +185,7 @@ class ConvLayer(nn.Module):
         """The layer transcribed op by op (reference for the fast path; the equivalence is tested)."""
         N, K = nbr.shape
         M, F = self.M, self.F
-        # z W + b = W_i v_i + W_j v_j + W_e e + b  (notes §6), [N, K, 2MF]
+        # z W + b = W_i v_i + W_j v_j + W_e e + b  (docs/design-notes.md §6), [N, K, 2MF]
         z = self.w_edge(e)
         z += self.w_self(v).unsqueeze(1)
         z += self.w_nbr(v).index_select(0, nbr.reshape(-1)).view(N, K, -1)

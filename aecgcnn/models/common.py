@@ -17,13 +17,23 @@ class MaskedBatchNorm(nn.BatchNorm1d):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
             return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
-        dims = tuple(range(x.dim() - 1))
+        s1 = s2 = count = None
         if self.training:
+            dims = tuple(range(x.dim() - 1))
             w = mask.unsqueeze(-1).to(x.dtype)
             count = w.sum()
             xw = x * w
-            mean = xw.sum(dims) / count
-            var = ((xw * x).sum(dims) / count - mean ** 2).clamp(min=0.0)
+            s1, s2 = xw.sum(dims), (xw * x).sum(dims)
+        scale, shift = self.scale_shift(s1, s2, count)
+        return torch.addcmul(shift, x, scale)
+
+    def scale_shift(self, s1: torch.Tensor | None, s2: torch.Tensor | None, count: torch.Tensor | None):
+        """(scale [C], shift [C]) with BN(x) = x · scale + shift. Training: from the batch's per-channel Σx (s1),
+        Σx² (s2) over ``count`` valid rows, updating the running statistics (unbiased variance, as BatchNorm1d);
+        eval: from the running statistics (the sums are ignored)."""
+        if self.training:
+            mean = s1 / count
+            var = (s2 / count - mean ** 2).clamp(min=0.0)
             with torch.no_grad():
                 unbiased = var * count / (count - 1).clamp(min=1)
                 self.running_mean.lerp_(mean.detach(), self.momentum)
@@ -32,7 +42,7 @@ class MaskedBatchNorm(nn.BatchNorm1d):
         else:
             mean, var = self.running_mean, self.running_var
         scale = self.weight * torch.rsqrt(var + self.eps)
-        return torch.addcmul(self.bias - mean * scale, x, scale)
+        return scale, self.bias - mean * scale
 
 
 def segment_softmax(scores: torch.Tensor, segment: torch.Tensor, num_segments: int) -> torch.Tensor:

@@ -30,7 +30,7 @@ def folded_batchnorm_projection(v: torch.Tensor, e: torch.Tensor, nbr: torch.Ten
     and running statistics, updated in training mode as the plain layer does) → z̃ [N, K, O]
     (padded slots hold finite garbage: callers mask them)."""
     N, K = nbr.shape
-    if bn.training:
+    if bn.training:  # Σ z and Σ z² over the valid slots, from moments of the inputs
         wm = mask.to(v.dtype)                                   # [N, K]
         cnt = wm.sum(1)                                         # valid slots of each atom  [N]
         count = cnt.sum()
@@ -53,24 +53,16 @@ def folded_batchnorm_projection(v: torch.Tensor, e: torch.Tensor, nbr: torch.Ten
         ac = (a * (ce + cnt.unsqueeze(1) * b_edge)).sum(0)
         bc = ((b.T @ e_in) * w_edge).sum(1) + b_edge * (deg @ b)
         s2 = cnt @ (a * a) + deg @ (b * b) + c2 + 2 * (ab + ac + bc)
-        mean = s1 / count
-        var = (s2 / count - mean ** 2).clamp(min=0.0)
-        with torch.no_grad():
-            unbiased = var * count / (count - 1).clamp(min=1)
-            bn.running_mean.lerp_(mean.detach(), bn.momentum)
-            bn.running_var.lerp_(unbiased.detach(), bn.momentum)
-            bn.num_batches_tracked += 1
     else:
-        mean, var = bn.running_mean, bn.running_var
-    scale = bn.weight * torch.rsqrt(var + bn.eps)               # [O]
-    shift = bn.bias - mean * scale
+        s1 = s2 = count = None
+    scale, shift = bn.scale_shift(s1, s2, count)                 # [O] each; running statistics updated
     s = scale.unsqueeze(1)
     return pair_projection(v, e, nbr, w_self * s, w_nbr * s, w_edge * s, b_edge * scale + shift)
 
 
 def pair_projection(v: torch.Tensor, e: torch.Tensor, nbr: torch.Tensor, w_self: torch.Tensor,
                     w_nbr: torch.Tensor, w_edge: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """The linear map of z_nk = v_n ⊕ v_nbr(n,k) ⊕ e_nk as W_i v_n + W_j v_nbr + W_e e_nk + b (notes §6).
+    """The linear map of z_nk = v_n ⊕ v_nbr(n,k) ⊕ e_nk as W_i v_n + W_j v_nbr + W_e e_nk + b (docs/design-notes.md §6).
 
     v [N, F]; e [N, K, D]; nbr [N, K]; w_self, w_nbr [O, F]; w_edge [O, D]; bias [O] or None → [N, K, O].
     One pass writes the per-edge output: the two node terms are projected per atom and summed per slot by

@@ -1,5 +1,5 @@
 """GeoCGNN baseline (Cheng, Zhang & Dong, Commun. Mater. 2, 92 (2021)), re-implemented from the
-description in design notes §3 on our graph pipeline.
+description in docs/design-notes.md §3 on our graph pipeline.
 
 Deviations from the published code (README model card): the graph is our masked 12-NN table
 (the original pads differently); batch norm statistics skip padded slots; no other changes intended.
@@ -43,7 +43,7 @@ class GeoBlock(nn.Module):
         H, Q = cfg.hidden, cfg.pw_grid ** 3
         self.transform_nodes = transform_nodes  # the last block's x <- ELU(BN(W_psi x)) would be unused
         self.use_pw = cfg.use_plane_waves
-        # W [x_i ⊕ x_j ⊕ (x_i − x_j)/d] for gate and core together, split per atom (notes §6):
+        # W [x_i ⊕ x_j ⊕ (x_i − x_j)/d] for gate and core together, split per atom (docs/design-notes.md §6):
         # = A x_i + B x_j + (C x_i − C x_j)/d, so only [N, H] matmuls are needed
         self.w_i = nn.Linear(H, 2 * H, bias=False)
         self.w_j = nn.Linear(H, 2 * H, bias=False)
