@@ -45,6 +45,13 @@ CASES = {
     "mp-ae-cgcnn-features": dict(MP, preset="ae-cgcnn", protocol="paper",
                                  **{**MP_REF_OPTS, "overrides": {**MP_REF_OPTS["overrides"], "geo_features": "radial"}}),
     "mp-ae-cgcnn-reference": dict(MP, preset="ae-cgcnn", protocol="reference-cgcnn", overrides={"geo_features": "radial"}),
+    # why is AE-CGCNN not ahead? one change at a time on the mp-ae-cgcnn-features recipe
+    "mp-ae-cgcnn-features-wd": dict(MP, preset="ae-cgcnn", protocol="paper", **{
+        **MP_REF_OPTS, "weight_decay": 5e-4, "overrides": {**MP_REF_OPTS["overrides"], "geo_features": "radial"}}),
+    "mp-ae-cgcnn-features-perhead": dict(MP, preset="ae-cgcnn", protocol="paper", **{
+        **MP_REF_OPTS, "overrides": {**MP_REF_OPTS["overrides"], "geo_features": "radial", "attention_norm": "per-head"}}),
+    "mp-ae-cgcnn-features-lr": dict(MP, preset="ae-cgcnn", protocol="paper", **{
+        **MP_REF_OPTS, "lr": 5e-4, "overrides": {**MP_REF_OPTS["overrides"], "geo_features": "radial"}}),
     "core-cgcnn-paper": dict(CORE, preset="cgcnn", protocol="paper"),
     "core-cgcnn-reference": dict(CORE, preset="cgcnn", protocol="reference-cgcnn"),
     "core-ae-cgcnn-paper": dict(CORE, preset="ae-cgcnn", protocol="paper"),
@@ -60,6 +67,9 @@ DESCRIPTION = {
     "mp-ae-cgcnn-features-perpart": "`ae-cgcnn` (radial geometry), atom features + Softplus, batch 256, wd 0; old defaults",
     "mp-ae-cgcnn-features": "`ae-cgcnn` (radial geometry), atom features + Softplus, batch 256, wd 0",
     "mp-ae-cgcnn-reference": "`ae-cgcnn` (radial geometry), `--protocol reference-cgcnn`",
+    "mp-ae-cgcnn-features-wd": "as mp-ae-cgcnn-features with weight decay 5e-4 (regularisation)",
+    "mp-ae-cgcnn-features-perhead": "as mp-ae-cgcnn-features with each head's softmax over the slots alone",
+    "mp-ae-cgcnn-features-lr": "as mp-ae-cgcnn-features with learning rate 5e-4",
     "core-cgcnn-paper": "`cgcnn` rung, paper protocol (wd 5e-4), 30 epochs, batch 64",
     "core-cgcnn-reference": "`cgcnn` rung, `--protocol reference-cgcnn`, 30 epochs, batch 64",
     "core-ae-cgcnn-paper": "`ae-cgcnn` (charges, radial + plane waves), paper protocol, 30 epochs, batch 64",
