@@ -23,3 +23,4 @@ def test_readme_states_the_profile_scales(profile):
     assert f"{mof['train_size']} / {mof['val_size']} / {mof['test_size']}, {mof['epochs']} epochs" in row
     assert ", ".join(f"{n:,}" for n in mp["sizes"]) in row and f"{mp['epochs']} epochs" in row
     assert f"{mp['val_size']:,} / {mp['test_size']:,}" in row
+    assert ("batch_size" not in mof) or f"batch {mof['batch_size']}" in row
