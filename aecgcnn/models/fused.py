@@ -95,10 +95,11 @@ def slot_weights(filt: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Ten
     m = mask.view(mask.shape[0], mask.shape[1], 1, 1)
     if mode == "gate":
         return torch.sigmoid(filt) * m
-    w = filt.masked_fill(~m, float("-inf"))
-    dims = (1, 2) if mode == "joint" else (1,)
-    w.sub_(w.amax(dim=dims, keepdim=True)).exp_()
-    return w.div_(w.sum(dim=dims, keepdim=True))
+    N, K, M, F = filt.shape
+    logits = filt.masked_fill(~m, float("-inf"))
+    # one vectorised softmax over dim 1: slots × heads (joint) or slots (per head, heads × channels inner)
+    flat = logits.view(N, K * M, F) if mode == "joint" else logits.view(N, K, M * F)
+    return torch.softmax(flat, dim=1).view(N, K, M, F)
 
 
 class SlotAttentionSum(torch.autograd.Function):
