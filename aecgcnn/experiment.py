@@ -27,7 +27,7 @@ from aecgcnn.metrics import aggregate, regression_metrics
 from aecgcnn.models import model_from_preset
 from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol
 from aecgcnn.provenance import stamp
-from aecgcnn.train import TrainConfig, predict_dataset, resolve_device, train_model
+from aecgcnn.train import TrainConfig, predict_dataset, resolve_device, seed_everything, train_model
 
 
 @dataclass
@@ -74,6 +74,13 @@ def model_overrides(exp: Experiment) -> dict:
     only; GeoCGNN has its own published recipe), then ``exp.overrides``."""
     base = {} if exp.preset == "geocgnn" else protocol(exp.protocol)["model"]
     return {**base, **exp.overrides}
+
+
+def initial_model(exp: Experiment):
+    """The untrained model of an experiment: its preset with the protocol's and its own options, initialised
+    from ``exp.seed`` (so the seed varies the initial weights as well as the data order)."""
+    seed_everything(exp.seed)
+    return model_from_preset(exp.preset, **model_overrides(exp))
 
 
 def _subset(ids: list[str], n: int | None, seed: int) -> list[str]:
@@ -211,7 +218,7 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
     if len(sets["train"]) < 2 or len(sets["val"]) < 1 or len(sets["test"]) < 1:
         raise InputError(f"{exp.dataset}: too few crystals after the split "
                          f"(train {len(sets['train'])}, val {len(sets['val'])}, test {len(sets['test'])})")
-    model = model_from_preset(exp.preset, **model_overrides(exp))
+    model = initial_model(exp)
     ts = train_settings(exp)
     tcfg = TrainConfig(**ts, seed=exp.seed, device=exp.device, amp=exp.amp, compile=exp.compile,
                        progress=exp.progress, log_path=str(out / "history.csv") if out else None)

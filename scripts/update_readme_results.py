@@ -15,10 +15,11 @@ SECTIONS = [
      "### Fidelity: our CGCNN rung against the reference CGCNN code, and AE-CGCNN beside it\n\n"
      "`python benchmarks/fidelity.py` (cases listed by `--list`): each case trains on one fixed split with several "
      "model seeds. MP: 1,000 MEGNet-train crystals, 500 MEGNet-val for model selection, the full MEGNet test set "
-     "(3,120), 50 epochs. CoRE-2019 0.15 bar: 80/10/10 split (seed 0), train 1,000 / val 300 / test 1,000, 30 epochs, "
+     "(3,120), 50 epochs. CoRE-2019 0.15 bar: 80/10/10 split (seed 0), train 1,000 / val 300 / its whole test part (933), 30 epochs, "
      "batch 64. The reference column is the reference CGCNN code (Xie & Grossman, Adam 1e-3, 64/3 conv/128) "
-     "measured on the same kind of split with the same data when the fidelity issue was filed (MP 0.179 eV/atom "
-     "at batch 256; CoRE 0.783 mol/kg, mean predictor 1.163), not rerun here.", []),
+     "measured with the same data when the fidelity issue was filed, on splits of the same kind and size but other "
+     "ids (MP 0.179 eV/atom at batch 256; CoRE train 1,000 / val 300 / test 1,000: 0.783 mol/kg, mean predictor "
+     "1.163); not rerun here, so compare within the seed spread shown.", []),
     ("figures/cpu/table1_ablation.md",
      "### Table I and Figures 1–2: the ladder on CoRE-2019 0.15 bar (cpu profile)\n\n"
      "`aecgcnn reproduce table1 --profile cpu` and `aecgcnn reproduce curves --profile cpu` (the same runs). "
