@@ -103,11 +103,6 @@ class AECGCNNConfig:
         return cls(**({**LEGACY, **d} if legacy else d))
 
     @property
-    def atom_in_dim(self) -> int:
-        return self.n_elements if self.atom_features == "onehot" else atom_feature_table(
-            self.atom_features, self.n_elements).shape[1]
-
-    @property
     def edge_in_dim(self) -> int:
         n_gauss = int(round(self.cutoff / 0.2)) + 1
         return n_gauss + self.n_radial * ("radial" in self.geo_features) + self.pw_grid ** 3 * ("plane" in self.geo_features)
@@ -243,7 +238,7 @@ class AECGCNN(nn.Module):
         self.config = cfg
         # node input per element (one-hot Z or CGCNN properties), not saved: rebuilt from the config
         self.register_buffer("atom_table", atom_feature_table(cfg.atom_features, cfg.n_elements), persistent=False)
-        self.embed = nn.Linear(cfg.atom_in_dim + int(cfg.use_charges), cfg.node_dim)  # atom features (+q) -> 64
+        self.embed = nn.Linear(self.atom_table.shape[1] + int(cfg.use_charges), cfg.node_dim)  # atom features (+q) -> 64
         edge_dim = cfg.edge_hidden if cfg.edge_hidden is not None else cfg.edge_in_dim
         self.edge_embed = nn.Linear(cfg.edge_in_dim, edge_dim) if cfg.edge_hidden is not None else nn.Identity()
         self.convs = nn.ModuleList([ConvLayer(cfg, edge_dim, cfg.edge_update and k < cfg.n_conv - 1)
