@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from aecgcnn.protocols import DEFAULT_PROTOCOL
 from aecgcnn.provenance import stamp
 
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
@@ -100,14 +101,14 @@ def fmt(mean: float, std: float | None = None, digits: int = 3) -> str:
 def notebook_command(name: str, profile: str, **params) -> str:
     """The command that reproduces a notebook run, with every parameter that differs from the notebook's
     default (None, {} or the paper protocol) as ``-p KEY VALUE``: stamped into its tables."""
-    import json as _json
-    extra = [f"-p {k} {_json.dumps(v) if not isinstance(v, str) else v}" for k, v in params.items()
-             if v not in (None, {}, "paper")]
+    import shlex
+    extra = [f"-p {k} {shlex.quote(v if isinstance(v, str) else json.dumps(v))}" for k, v in params.items()
+             if v not in (None, {}, DEFAULT_PROTOCOL)]
     return " ".join([f"aecgcnn reproduce {name} --profile {profile}", *extra])
 
 
 def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str = "80-10-10", data_dir=None,
-               device: str = "auto", entries=None, protocol: str = "paper", model_options: dict | None = None,
+               device: str = "auto", entries=None, protocol: str = DEFAULT_PROTOCOL, model_options: dict | None = None,
                lr: float | None = None, weight_decay: float | None = None, **overrides) -> dict:
     """Train every ladder preset (or ``presets``) on one dataset with a profile's settings; finished runs
     are reused. ``settings``: from :func:`profile_settings`; ``protocol`` / ``model_options`` (AE-CGCNN config
