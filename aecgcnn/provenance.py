@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from aecgcnn import __version__
+from aecgcnn.models.fused import kernel_state
 from aecgcnn.runtime import allocator_state
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -39,4 +40,5 @@ def stamp(device="cpu", **extra) -> dict:
     """A provenance record: command line, commit, package and torch versions, device, UTC time."""
     return {"command": " ".join(sys.argv), "commit": git_commit(), "package_version": __version__,
             "torch": torch.__version__, "device": device_name(device), "allocator": allocator_state(),
+            "kernels": kernel_state(),
             "utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}

@@ -10,7 +10,7 @@ from conftest import one_atom_fcc, rocksalt, sparse_cubic, triclinic
 
 from aecgcnn.data.batch import collate
 from aecgcnn.graph import build_graph
-from aecgcnn.models import LADDER, model_from_preset
+from aecgcnn.models import LADDER, fused, model_from_preset
 
 CASES = [(p, {}) for p in LADDER] + [
     ("ae-cgcnn", {"attention_norm": "per-head"}), ("ae-cgcnn", {"activation": "softplus"}),
@@ -37,8 +37,18 @@ def set_fast(model, fast):
     return model
 
 
-@pytest.mark.parametrize("preset,options", CASES, ids=[f"{p}-{'-'.join(map(str, o.values()))}" for p, o in CASES])
-def test_fast_path_equals_plain_path(preset, options):
+#: every (mode, activation) of the chunk kernels, run in chunks of 3 atoms: full chunks take the compiled kernels
+#: (float64 here), the ragged last one the eager kernels
+CHUNKED = [("cgcnn", {}), ("ae-cgcnn", {}), ("ae-cgcnn", {"attention_norm": "per-head"}),
+           ("ae-cgcnn", {"activation": "softplus"}), ("cgcnn", {"activation": "softplus"})]
+CHUNK_CASES = [(p, o, None) for p, o in CASES] + [(p, o, 3) for p, o in CHUNKED]
+
+
+@pytest.mark.parametrize("preset,options,chunk", CHUNK_CASES, ids=[
+    f"{p}-{'-'.join(map(str, o.values()))}-{'chunks-of-3-atoms' if c else 'one-chunk'}" for p, o, c in CHUNK_CASES])
+def test_fast_path_equals_plain_path(preset, options, chunk, monkeypatch):
+    if chunk is not None:  # several chunks and a ragged last one (the batch has 14 atoms)
+        monkeypatch.setattr(fused, "chunk_rows", lambda *args: chunk)
     torch.manual_seed(0)
     b = batch()
     fast = model_from_preset(preset, node_dim=16, n_conv=3, fc_hidden=16, **options).double().train()

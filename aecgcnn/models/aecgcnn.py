@@ -25,7 +25,7 @@ from torch import nn
 from aecgcnn.features import ATOM_FEATURES, atom_feature_table
 from aecgcnn.models.common import (MaskedBatchNorm, TargetNormalizer, check_atomic_numbers, edge_inputs,
                                    segment_mean, segment_softmax, segment_sum)
-from aecgcnn.models.fused import SlotAttentionSum, folded_batchnorm_projection, pair_projection, slot_weights
+from aecgcnn.models.fused import edge_attention, edge_update, folded_batchnorm_weights
 
 GEO_CHOICES = ("none", "radial", "plane", "radial+plane")
 
@@ -163,17 +163,14 @@ class ConvLayer(nn.Module):
         (``neighbor`` [N, K, M] channel-averaged neighbour weights when ``need_weights``; ``heads`` [N, M])."""
         if not self.fast:
             return self._forward_plain(v, e, nbr, mask)
-        N, K = nbr.shape
-        M, F = self.M, self.F
-        # BN(z W + b) with z W = W_i v_i + W_j v_j + W_e e (docs/design-notes.md §6), statistics over valid slots: [N, K, M, 2, F]
-        z = folded_batchnorm_projection(v, e, nbr, mask, self.w_self.weight, self.w_nbr.weight, self.w_edge.weight,
-                                        self.w_edge.bias, self.bn_z).view(N, K, M, 2, F)
+        # BN(z W + b) with z W = W_i v_i + W_j v_j + W_e e (docs/design-notes.md §6), folded into the weights;
+        # statistics over valid slots
+        w_self, w_nbr, w_edge, bias = folded_batchnorm_weights(
+            v, e, nbr, mask, self.w_self.weight, self.w_nbr.weight, self.w_edge.weight, self.w_edge.bias, self.bn_z)
         mode = "gate" if self.cfg.attention == "gate" else self.cfg.attention_norm
-        heads = SlotAttentionSum.apply(z, mask, mode, self.cfg.activation)  # Eq. 3 / 6 / 7 before the head mix
-        info = {}
-        if need_weights:
-            with torch.no_grad():
-                info["neighbor"] = slot_weights(z[:, :, :, 0], mask, mode).mean(dim=-1)  # [N, K, M]
+        heads, weights = edge_attention(torch.addmm(bias, v, w_self.T), v @ w_nbr.T, e.contiguous(), w_edge,
+                                             nbr, mask, self.M, mode, self.cfg.activation, need_weights)
+        info = {"neighbor": weights} if need_weights else {}  # Eq. 3 / 6 / 7 before the head mix; [N, K, M]
         return self._finish(v, e, nbr, mask, heads, info, fast=True)
 
     def _forward_plain(self, v, e, nbr, mask):
@@ -214,9 +211,8 @@ class ConvLayer(nn.Module):
         agg = self.bn_out(agg)
         v_new = self.act(v + agg if self.cfg.residual else agg)  # residual (Eq. 3 "v_i +"), CGCNN-style BN + g
         if self.update_edges and fast:  # Eq. 4-5: e' = e + Γ[e ⊕ v_i ⊕ v_j]
-            gamma = pair_projection(v, e, nbr, self.e_self.weight, self.e_nbr.weight, self.e_edge.weight,
-                                    self.e_edge.bias)
-            e = (e + self.act(gamma)) * mask.unsqueeze(-1)
+            e = edge_update(torch.addmm(self.e_edge.bias, v, self.e_self.weight.T), v @ self.e_nbr.weight.T,
+                                 e.contiguous(), self.e_edge.weight, nbr, mask, self.cfg.activation)
         elif self.update_edges:
             gamma = self.e_edge(e)
             gamma += self.e_self(v).unsqueeze(1)
@@ -263,14 +259,16 @@ class AECGCNN(nn.Module):
     def embed_inputs(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         """The inputs of the first conv layer: embedded atom features v [N, node_dim] (atom features, plus the
         partial charge for C/G rungs) and edge features e [N, K, E] (Gaussians, plus the geometric bases,
-        embedded to ``edge_hidden`` above the CGCNN rung)."""
+        embedded to ``edge_hidden`` above the CGCNN rung), zero in padded neighbour slots."""
         cfg = self.config
         check_atomic_numbers(batch.atomic_numbers, cfg.n_elements)
         x = self.atom_table[batch.atomic_numbers - 1]
         if cfg.use_charges:
             x = torch.cat([x, batch.charges.unsqueeze(1)], dim=1)
         e = edge_inputs(batch, True, cfg.geo_features, cfg.n_radial, cfg.cutoff, cfg.pw_grid, pw_cell=cfg.pw_cell)
-        return self.embed(x), self.edge_embed(e)
+        if cfg.edge_hidden is not None:  # the embedding's bias would fill padded slots: keep them zero
+            e = self.edge_embed(e) * batch.mask.unsqueeze(-1)
+        return self.embed(x), e
 
     def forward(self, batch, return_attention: bool = False):
         """batch: :class:`aecgcnn.data.batch.Batch` → normalised predictions [B]

@@ -5,79 +5,71 @@ On CPU these models are bound by memory traffic: every elementwise op on the per
 (``ConvLayer._forward_plain``, kept as the reference) materialises it about eight times forward and as
 often backward. Here:
 
-1. :func:`folded_batchnorm_projection` — BatchNorm over the valid slots of z = W_i v_i + W_j v_j + W_e e + b
+1. :func:`folded_batchnorm_weights` — BatchNorm over the valid slots of z = W_i v_i + W_j v_j + W_e e + b
    is computed from moments of the *inputs* (per-atom and per-edge sums, a D×D Gram matrix: no pass over
    [N, K, 2MF]), then folded into the three weight matrices, so the normalised z̃ comes out of one
    projection. Exact (up to float rounding): the batch statistics are the same sums, reorganised.
-2. :class:`SlotAttentionSum` — out[n, m, f] = Σ_k w[n, k, m, f] · g(core[n, k, m, f]) with w the masked
-   softmax over slots (and heads, Eq. 7) or the sigmoid gate (Eq. 3), as one autograd function that keeps
-   only its inputs and output and recomputes w and g(core) in backward.
+2. :class:`EdgeAttention` — the normalised projection and out[n, m, f] = Σ_k w[n, k, m, f] · g(core[n, k, m, f])
+   with w the masked softmax over slots (and heads, Eq. 7) or the sigmoid gate (Eq. 3), as one autograd
+   function that works on chunks of atoms small enough to stay in cache and keeps only its inputs and
+   output: backward recomputes each chunk's projection, weights and g(core).
+3. :class:`EdgeUpdate` — Eq. 4-5 (e' = e + act(W_i v_i + W_j v_j + W_e e + b), masked) in the same chunked form.
+
+The elementwise part of each chunk runs as one compiled loop on CPU (:data:`KERNELS`); the plain layer and
+these forms agree to float rounding (tests/test_fused.py, both with one chunk and with many).
 """
 from __future__ import annotations
+
+import os
+import types
+import warnings
 
 import torch
 from torch.nn import functional as Fn
 
 
-def folded_batchnorm_projection(v: torch.Tensor, e: torch.Tensor, nbr: torch.Tensor, mask: torch.Tensor,
-                                w_self: torch.Tensor, w_nbr: torch.Tensor, w_edge: torch.Tensor,
-                                b_edge: torch.Tensor, bn) -> torch.Tensor:
-    """BN(z) over valid slots, z_nko = (W_i v_n)_o + (W_j v_nbr(n,k))_o + (W_e e_nk)_o + b_o, without
-    materialising z before normalising.
+def folded_batchnorm_weights(v: torch.Tensor, e: torch.Tensor, nbr: torch.Tensor, mask: torch.Tensor,
+                             w_self: torch.Tensor, w_nbr: torch.Tensor, w_edge: torch.Tensor,
+                             b_edge: torch.Tensor, bn) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """BN(z) over valid slots, z_nko = (W_i v_n)_o + (W_j v_nbr(n,k))_o + (W_e e_nk)_o + b_o, folded into the
+    weights: returns (W_i', W_j', W_e', b') with BN(z) = W_i' v_n + W_j' v_nbr + W_e' e_nk + b', so z is never
+    materialised before normalising.
 
-    v [N, F]; e [N, K, D] (any values in padded slots); nbr [N, K] long; mask [N, K] bool;
+    v [N, F]; e [N, K, D] (zero in padded slots, as :meth:`AECGCNN.embed_inputs` and the edge update keep it); nbr [N, K] long; mask [N, K] bool;
     w_self, w_nbr [O, F]; w_edge [O, D]; b_edge [O]; bn: a :class:`MaskedBatchNorm` (its affine parameters
     and running statistics, updated in training mode as the plain layer does) → z̃ [N, K, O]
     (padded slots hold finite garbage: callers mask them)."""
     N, K = nbr.shape
-    if bn.training:  # Σ z and Σ z² over the valid slots, from moments of the inputs
+    if bn.training:  # Σ z and Σ z² over the valid slots, from moments of the inputs: every term is a quadratic
+        # form of a small Gram matrix (F×F, F×D, D×D), diag(A G Bᵀ) = ((A @ G) * B).sum(1)
         wm = mask.to(v.dtype)                                   # [N, K]
         cnt = wm.sum(1)                                         # valid slots of each atom  [N]
         count = cnt.sum()
         flat_nbr = nbr.reshape(-1)
         deg = torch.zeros(N, dtype=v.dtype, device=v.device).index_add_(0, flat_nbr, wm.reshape(-1))  # in-degree
-        em = e * wm.unsqueeze(-1)                               # edges, zero in padded slots  [N, K, D]
-        e_out = em.sum(1)                                       # Σ_k e_nk                    [N, D]
-        e_in = torch.zeros(N, e.shape[-1], dtype=v.dtype, device=v.device).index_add_(
-            0, flat_nbr, em.reshape(N * K, -1))                 # Σ of edges pointing at j    [N, D]
-        v_nbrsum = torch.bmm(wm.unsqueeze(1), v.index_select(0, flat_nbr).view(N, K, -1)).squeeze(1)  # [N, F]
-        gram = em.reshape(N * K, -1).T @ e.reshape(N * K, -1)   # Σ_valid e eᵀ               [D, D]
-        a = v @ w_self.T                                        # [N, O]
-        b = v @ w_nbr.T
-        ce = e_out @ w_edge.T                                   # Σ_k W_e e_nk              [N, O]
-        # Σ z over valid slots
-        s1 = cnt @ a + deg @ b + e_out.sum(0) @ w_edge.T + count * b_edge
-        # Σ z² = Σ a² + Σ b² + Σ c² + 2Σ ab + 2Σ ac + 2Σ bc   (c = W_e e + b)
-        c2 = ((w_edge @ gram) * w_edge).sum(1) + 2 * b_edge * (e_out.sum(0) @ w_edge.T) + count * b_edge ** 2
-        ab = (a * (v_nbrsum @ w_nbr.T)).sum(0)
-        ac = (a * (ce + cnt.unsqueeze(1) * b_edge)).sum(0)
-        bc = ((b.T @ e_in) * w_edge).sum(1) + b_edge * (deg @ b)
-        s2 = cnt @ (a * a) + deg @ (b * b) + c2 + 2 * (ab + ac + bc)
+        e_flat = e.reshape(N * K, -1)
+        e_out = e.sum(1)                                        # Σ_k e_nk                    [N, D]
+        e_in = torch.zeros_like(e_out).index_add_(0, flat_nbr, e_flat)  # Σ of edges pointing at j  [N, D]
+        v_nbrsum = Fn.embedding_bag(nbr, v, per_sample_weights=wm, mode="sum")  # Σ_valid k v_nbr(n,k)  [N, F]
+        sv_cnt, sv_deg, se = cnt @ v, deg @ v, e_out.sum(0)     # [F], [F], [D]
+        b_e = b_edge
+
+        def quad(a, g, b):  # Σ over rows of (A x)_o (B y)_o given g = Σ x yᵀ  → [O]
+            return ((a @ g) * b).sum(1)
+        # Σ z = Σ a + Σ b + Σ c  (a = W_i v_n, b = W_j v_nbr, c = W_e e + b_e)
+        s1 = w_self @ sv_cnt + w_nbr @ sv_deg + w_edge @ se + count * b_e
+        aa = quad(w_self, (v * cnt.unsqueeze(1)).T @ v, w_self)
+        bb = quad(w_nbr, (v * deg.unsqueeze(1)).T @ v, w_nbr)
+        cc = quad(w_edge, e_flat.T @ e_flat, w_edge) + 2 * b_e * (w_edge @ se) + count * b_e ** 2
+        ab = quad(w_self, v.T @ v_nbrsum, w_nbr)
+        ac = quad(w_self, v.T @ e_out, w_edge) + b_e * (w_self @ sv_cnt)
+        bc = quad(w_nbr, v.T @ e_in, w_edge) + b_e * (w_nbr @ sv_deg)
+        s2 = aa + bb + cc + 2 * (ab + ac + bc)                  # Σ z²
     else:
         s1 = s2 = count = None
     scale, shift = bn.scale_shift(s1, s2, count)                 # [O] each; running statistics updated
     s = scale.unsqueeze(1)
-    return pair_projection(v, e, nbr, w_self * s, w_nbr * s, w_edge * s, b_edge * scale + shift)
-
-
-def pair_projection(v: torch.Tensor, e: torch.Tensor, nbr: torch.Tensor, w_self: torch.Tensor,
-                    w_nbr: torch.Tensor, w_edge: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """The linear map of z_nk = v_n ⊕ v_nbr(n,k) ⊕ e_nk as W_i v_n + W_j v_nbr + W_e e_nk + b (docs/design-notes.md §6).
-
-    v [N, F]; e [N, K, D]; nbr [N, K]; w_self, w_nbr [O, F]; w_edge [O, D]; bias [O] or None → [N, K, O].
-    One pass writes the per-edge output: the two node terms are projected per atom and summed per slot by
-    ``embedding_bag`` (no gathered copy), then the edge GEMM accumulates into the same buffer. Never an
-    in-place op on a view, so autograd makes no copies of the [N·K, O] tensor."""
-    N, K = nbr.shape
-    node = v @ w_self.T
-    if bias is not None:
-        node = node + bias
-    table = torch.cat([v @ w_nbr.T, node], dim=0)              # rows 0..N-1 neighbour terms, N..2N-1 self terms
-    centre = torch.arange(N, device=nbr.device).repeat_interleave(K) + N
-    bags = torch.stack([nbr.reshape(-1), centre], dim=1)        # [N·K, 2]
-    z = Fn.embedding_bag(bags, table, mode="sum")               # [N·K, O]
-    z.addmm_(e.reshape(N * K, -1), w_edge.T)
-    return z.view(N, K, -1)
+    return w_self * s, w_nbr * s, w_edge * s, b_edge * scale + shift
 
 
 def _act(x: torch.Tensor, activation: str) -> torch.Tensor:
@@ -88,51 +80,243 @@ def _act_grad(x: torch.Tensor, activation: str) -> torch.Tensor:
     return (x > 0).to(x.dtype) if activation == "relu" else torch.sigmoid(x)
 
 
-def slot_weights(filt: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
-    """Neighbour weights from filter logits filt [N, K, M, F] and mask [N, K]:
-    ``gate`` σ(filt)·mask (Eq. 3); ``joint`` softmax over (slots, heads) (Eqs. 6-7); ``per-head`` softmax over
-    the slots of each head. Padded slots get weight 0."""
+#: bytes of one chunk's per-edge tensor [atoms, K, 2MF] in :class:`EdgeAttention` (fits the L2 cache of a core)
+CHUNK_BYTES = 2**20
+
+
+def chunk_rows(n_slots: int, width: int, itemsize: int = 4) -> int:
+    """Atoms per chunk so that one chunk's per-edge tensor [rows, n_slots, width] takes about :data:`CHUNK_BYTES`."""
+    return max(1, CHUNK_BYTES // max(1, n_slots * width * itemsize))
+
+
+def _weights(filt: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
+    """Neighbour weights w [c, K, M, F] from filter logits filt [c, K, M, F] and mask [c, K]: ``gate`` σ(filt)·mask
+    (Eq. 3); ``joint`` softmax over slots × heads (Eqs. 6-7); ``per-head`` softmax over the slots of each head.
+    Padded slots get weight 0."""
     m = mask.view(mask.shape[0], mask.shape[1], 1, 1)
     if mode == "gate":
         return torch.sigmoid(filt) * m
-    N, K, M, F = filt.shape
+    dims = (1, 2) if mode == "joint" else (1,)
     logits = filt.masked_fill(~m, float("-inf"))
-    # one vectorised softmax over dim 1: slots × heads (joint) or slots (per head, heads × channels inner)
-    flat = logits.view(N, K * M, F) if mode == "joint" else logits.view(N, K, M * F)
-    return torch.softmax(flat, dim=1).view(N, K, M, F)
+    p = torch.exp(logits - logits.amax(dim=dims, keepdim=True))
+    return p / p.sum(dim=dims, keepdim=True)
 
 
-class SlotAttentionSum(torch.autograd.Function):
-    """out [N, M, F] = Σ_k slot_weights(filt)[n, k, m, f] · act(core[n, k, m, f]) from
-    z [N, K, M, 2, F] (filt = z[:, :, :, 0], core = z[:, :, :, 1]: the layout of the projection rows), mask [N, K]; mode ``gate`` | ``joint`` |
-    ``per-head``; activation ``relu`` | ``softplus``. Saves z, mask and out; backward recomputes the weights."""
+def slot_forward(zp: torch.Tensor, node: torch.Tensor, mask: torch.Tensor, heads: int, mode: str,
+                 activation: str) -> torch.Tensor:
+    """out [c, M, F] = Σ_k w · act(core) for one chunk of c atoms: z = zp + node (broadcast over slots) viewed
+    [c, K, M, 2, F] (filter logits, core); zp [c, K, O] (neighbour and edge terms), node [c, O] (self term and
+    bias), mask [c, K]."""
+    c, K, O = zp.shape
+    filt, core = (zp + node.unsqueeze(1)).view(c, K, heads, 2, O // (2 * heads)).unbind(3)
+    return (_weights(filt, mask, mode) * _act(core, activation)).sum(1)
+
+
+def slot_backward(zp: torch.Tensor, node: torch.Tensor, mask: torch.Tensor, g: torch.Tensor, out: torch.Tensor,
+                  heads: int, mode: str, activation: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(∂L/∂z [c, K, O], its sum over slots [c, O] = ∂L/∂node) of :func:`slot_forward` given g = ∂L/∂out [c, M, F]
+    and its output ``out``."""
+    c, K, O = zp.shape
+    filt, core = (zp + node.unsqueeze(1)).view(c, K, heads, 2, O // (2 * heads)).unbind(3)
+    w = _weights(filt, mask, mode)
+    gk = g.unsqueeze(1)                                         # [c, 1, M, F]
+    g_core = w * gk * _act_grad(core, activation)               # w · g · act'(core)
+    ga = _act(core, activation) * gk                            # g · act(core)
+    if mode == "gate":  # σ' = σ(1 − σ), and w = σ · mask
+        g_filt = ga * w * (1 - torch.sigmoid(filt))
+    else:  # softmax: w · (g·a − Σ w·g·a), with Σ_k w·g·a = g·out (summed over heads too when joint)
+        r = g * out
+        r = r.sum(1, keepdim=True) if mode == "joint" else r
+        g_filt = w * (ga - r.unsqueeze(1))
+    gz = torch.stack([g_filt, g_core], dim=3).view(c, K, O)
+    return gz, gz.sum(1)
+
+
+#: how the chunk kernels run on CPU: ``compiled`` (torch.compile, fused loops; falls back to ``eager`` with a
+#: warning where compilation fails, e.g. no C++ compiler) | ``eager``. Environment: AECGCNN_KERNELS.
+KERNELS = os.environ.get("AECGCNN_KERNELS", "compiled").lower()
+_COMPILED: dict = {}
+
+
+def kernel_state() -> str:
+    """How the chunk kernels run in this process (for provenance stamps)."""
+    failed = [k for k, v in _COMPILED.items() if v is None]
+    return KERNELS + (f" (compile failed for {len(failed)} kernels: eager)" if failed else "")
+
+
+def _kernel(fn, z: torch.Tensor, key: tuple):
+    """``fn`` compiled for full chunks of this shape, dtype and mode on CPU (one static-shape graph per key, each
+    on its own copy of the code so that dynamo's per-code recompile limit never applies), else ``fn``."""
+    key = (fn.__name__, tuple(z.shape), z.dtype, *key)
+    if key not in _COMPILED:
+        code = fn.__code__.replace(co_name=f"{fn.__name__}_{len(_COMPILED)}")
+        copy = types.FunctionType(code, fn.__globals__, code.co_name, fn.__defaults__, fn.__closure__)
+        _COMPILED[key] = torch.compile(copy, dynamic=False, fullgraph=True)
+    return _COMPILED[key] or fn
+
+
+def _run(fn, key: tuple, full: bool, z: torch.Tensor, *args):
+    """fn(z, *args, *key) with the compiled kernel for full chunks (:data:`KERNELS`); a ragged last chunk, GPU
+    tensors and tracing under an outer torch.compile take the eager kernel."""
+    if not full or KERNELS != "compiled" or z.device.type != "cpu" or torch.compiler.is_compiling():
+        return fn(z, *args, *key)
+    k = _kernel(fn, z, key)
+    if k is fn:
+        return fn(z, *args, *key)
+    try:
+        return k(z, *args, *key)
+    except Exception as err:  # noqa: BLE001 - any compiler failure: keep training with the eager kernel
+        _COMPILED[(fn.__name__, tuple(z.shape), z.dtype, *key)] = None
+        warnings.warn(f"aecgcnn: torch.compile of the {fn.__name__} kernel failed ({type(err).__name__}: "
+                      f"{str(err).splitlines()[0][:200]}); using the eager kernel (AECGCNN_KERNELS=eager "
+                      "silences this)", RuntimeWarning, stacklevel=2)
+        return fn(z, *args, *key)
+
+
+def gather_project(table: torch.Tensor, e: torch.Tensor, w: torch.Tensor, nbr: torch.Tensor, s: int,
+                   t: int) -> torch.Tensor:
+    """table[nbr(n, k)] + W e_nk for atoms s..t-1: table [N, O], e [N, K, D], w [O, D], nbr [N, K] → [t−s, K, O]
+    (the neighbour and edge terms of a per-edge projection; the self term is added by the kernels)."""
+    c, K = t - s, nbr.shape[1]
+    z = table.index_select(0, nbr[s:t].reshape(-1))             # [c·K, O]
+    return z.addmm_(e[s:t].reshape(c * K, -1), w.T).view(c, K, -1)
+
+
+class EdgeAttention(torch.autograd.Function):
+    """The per-edge part of a conv layer (Eqs. 3 / 6 / 7 before the head mix), chunk by chunk over atoms:
+
+        z_nk = node_n + nbrp_nbr(n,k) + W_e e_nk          (normalised projection, folded batch norm)
+        out[n, m, f] = Σ_k w[n, k, m, f] · act(core[n, k, m, f]),  (filt, core) = z_nk viewed [M, 2, F]
+
+    with w the sigmoid gate or the masked softmax over slots (× heads for ``joint``). Inputs: node, nbrp
+    [N, O] (O = 2MF; the self term with the bias, the neighbour term), e [N, K, D], w_edge [O, D], nbr, mask
+    [N, K], heads M, mode ``gate`` | ``joint`` | ``per-head``, activation ``relu`` | ``softplus``,
+    need_weights. Returns out [N, M, F] and the channel-averaged weights [N, K, M] (empty unless
+    need_weights; not differentiable).
+
+    Nothing of size [N, K, O] is ever allocated: each chunk of atoms (:func:`chunk_rows`) is projected,
+    weighted and summed while it is in cache (the elementwise part by :func:`slot_forward` /
+    :func:`slot_backward`, compiled into fused loops on CPU, see :data:`KERNELS`), and backward recomputes the
+    chunk's z from the saved inputs (one extra small GEMM) instead of storing it, so memory traffic and peak
+    memory scale with [N, K, D]."""
 
     @staticmethod
-    def forward(ctx, z, mask, mode: str, activation: str):
-        filt, core = z[:, :, :, 0], z[:, :, :, 1]
-        w = slot_weights(filt, mask, mode)
-        out = w.mul_(_act(core, activation)).sum(1)
-        ctx.save_for_backward(z, mask, out)
-        ctx.mode, ctx.activation = mode, activation
+    def forward(ctx, node, nbrp, e, w_edge, nbr, mask, heads: int, mode: str, activation: str,
+                need_weights: bool):
+        N, K = nbr.shape
+        O = node.shape[1]
+        out = node.new_empty(N, heads, O // (2 * heads))
+        weights = node.new_empty(N, K, heads) if need_weights else node.new_empty(0)
+        rows = chunk_rows(K, O, node.element_size()) if node.device.type == "cpu" else N
+        key = (heads, mode, activation)
+        for s in range(0, N, rows):
+            t = min(N, s + rows)
+            zp = gather_project(nbrp, e, w_edge, nbr, s, t)
+            out[s:t] = _run(slot_forward, key, t - s == rows, zp, node[s:t], mask[s:t])
+            if need_weights:
+                z = (zp + node[s:t].unsqueeze(1)).view(t - s, K, heads, 2, -1)
+                weights[s:t] = _weights(z[:, :, :, 0], mask[s:t], mode).mean(-1)
+        ctx.save_for_backward(node, nbrp, e, w_edge, nbr, mask, out)
+        ctx.heads, ctx.mode, ctx.activation = heads, mode, activation
+        ctx.mark_non_differentiable(weights)
+        return out, weights
+
+    @staticmethod
+    def backward(ctx, g, _g_weights):
+        node, nbrp, e, w_edge, nbr, mask, out = ctx.saved_tensors
+        N, K = nbr.shape
+        O, D = node.shape[1], e.shape[-1]
+        g = g.contiguous()
+        g_node = torch.empty_like(node)
+        g_nbrp = torch.zeros_like(nbrp)
+        g_e = torch.empty(e.shape, dtype=e.dtype, device=e.device)
+        g_wt = w_edge.new_zeros(D, O)                           # ∂L/∂W_eᵀ (the faster GEMM orientation)
+        w_t = w_edge.T.contiguous()
+        rows = chunk_rows(K, O, node.element_size()) if node.device.type == "cpu" else N
+        key = (ctx.heads, ctx.mode, ctx.activation)
+        for s in range(0, N, rows):
+            t = min(N, s + rows)
+            c = t - s
+            zp = gather_project(nbrp, e, w_edge, nbr, s, t)
+            gz, g_node[s:t] = _run(slot_backward, key, c == rows, zp, node[s:t], mask[s:t], g[s:t], out[s:t])
+            flat = gz.view(c * K, O)
+            g_nbrp.index_add_(0, nbr[s:t].reshape(-1), flat)
+            e_c = e[s:t].reshape(c * K, D)
+            g_e[s:t].view(c * K, D).copy_(torch.mm(w_t, flat.T).T)   # ∂L/∂e = gz W_e
+            g_wt.addmm_(e_c.T, flat)
+        g_w = g_wt.T
+        return g_node, g_nbrp, g_e, g_w, None, None, None, None, None, None
+
+
+def edge_forward(pp: torch.Tensor, node: torch.Tensor, e: torch.Tensor, mask: torch.Tensor,
+                 activation: str) -> torch.Tensor:
+    """Eq. 4-5 for one chunk: e' = (e + act(pp + node)) · mask with pp [c, K, D] (neighbour and edge terms of the
+    pre-activation), node [c, D] (self term and bias), e [c, K, D], mask [c, K] → [c, K, D]."""
+    return (e + _act(pp + node.unsqueeze(1), activation)) * mask.unsqueeze(-1)
+
+
+def edge_backward(pp: torch.Tensor, node: torch.Tensor, g: torch.Tensor, mask: torch.Tensor,
+                  activation: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients of :func:`edge_forward` given g = ∂L/∂e' [c, K, D]: (∂L/∂e through the residual [c, K, D],
+    ∂L/∂pre [c, K, D], its sum over slots [c, D] = ∂L/∂node)."""
+    gm = g * mask.unsqueeze(-1)
+    g_pre = gm * _act_grad(pp + node.unsqueeze(1), activation)
+    return gm, g_pre, g_pre.sum(1)
+
+
+class EdgeUpdate(torch.autograd.Function):
+    """Eq. 4-5, e'_nk = (e_nk + act(node_n + nbrp_nbr(n,k) + W e_nk)) · mask_nk, chunk by chunk over atoms as
+    :class:`EdgeAttention` (kernels :func:`edge_forward` / :func:`edge_backward`; backward recomputes the
+    pre-activation). Inputs: node [N, D] (W_i v + b), nbrp [N, D] (W_j v), e [N, K, D], w [D, D], nbr, mask
+    [N, K], activation → e' [N, K, D] (zero in padded slots)."""
+
+    @staticmethod
+    def forward(ctx, node, nbrp, e, w, nbr, mask, activation: str):
+        N, K = nbr.shape
+        D = e.shape[-1]
+        out = torch.empty(e.shape, dtype=e.dtype, device=e.device)
+        rows = chunk_rows(K, D, e.element_size()) if e.device.type == "cpu" else N
+        for s in range(0, N, rows):
+            t = min(N, s + rows)
+            pp = gather_project(nbrp, e, w, nbr, s, t)
+            out[s:t] = _run(edge_forward, (activation,), t - s == rows, pp, node[s:t], e[s:t], mask[s:t])
+        ctx.save_for_backward(node, nbrp, e, w, nbr, mask)
+        ctx.activation = activation
         return out
 
     @staticmethod
     def backward(ctx, g):
-        z, mask, out = ctx.saved_tensors
-        filt, core = z[:, :, :, 0], z[:, :, :, 1]
-        w = slot_weights(filt, mask, ctx.mode)
-        gk = g.unsqueeze(1)                                     # [N, 1, M, F]
-        grad = torch.empty_like(z)
-        # ∂/∂core = w · g · act'(core)
-        torch.mul(w, gk, out=grad[:, :, :, 1])
-        grad[:, :, :, 1].mul_(_act_grad(core, ctx.activation))
-        a = _act(core, ctx.activation)
-        if ctx.mode == "gate":  # ∂/∂filt = g · act(core) · σ'(filt) · mask = g · a · w · (1 − σ)
-            torch.mul(a.mul_(gk), w, out=grad[:, :, :, 0])
-            grad[:, :, :, 0].mul_(1 - torch.sigmoid(filt))
-        else:  # softmax: ∂/∂filt = w · (g·a − Σ_{normalised dims} w·g·a), and Σ_k w·a·g = g·out
-            r = g * out                                         # [N, M, F]
-            if ctx.mode == "joint":
-                r = r.sum(1, keepdim=True)                      # over the heads too
-            torch.mul(a.mul_(gk).sub_(r.unsqueeze(1)), w, out=grad[:, :, :, 0])
-        return grad, None, None, None
+        node, nbrp, e, w, nbr, mask = ctx.saved_tensors
+        N, K = nbr.shape
+        D = e.shape[-1]
+        g = g.contiguous()
+        g_node = torch.empty_like(node)
+        g_nbrp = torch.zeros_like(nbrp)
+        g_e = torch.empty(e.shape, dtype=e.dtype, device=e.device)
+        g_wt = w.new_zeros(D, D)
+        rows = chunk_rows(K, D, e.element_size()) if e.device.type == "cpu" else N
+        for s in range(0, N, rows):
+            t = min(N, s + rows)
+            c = t - s
+            pp = gather_project(nbrp, e, w, nbr, s, t)
+            gm, g_pre, g_node[s:t] = _run(edge_backward, (ctx.activation,), c == rows, pp, node[s:t], g[s:t],
+                                          mask[s:t])
+            flat = g_pre.view(c * K, D)
+            g_nbrp.index_add_(0, nbr[s:t].reshape(-1), flat)
+            e_c = e[s:t].reshape(c * K, D)
+            torch.addmm(gm.view(c * K, D), flat, w, out=g_e[s:t].view(c * K, D))  # residual + g_pre W
+            g_wt.addmm_(e_c.T, flat)
+        return g_node, g_nbrp, g_e, g_wt.T, None, None, None
+
+
+@torch.compiler.disable
+def edge_attention(node, nbrp, e, w_edge, nbr, mask, heads: int, mode: str, activation: str, need_weights: bool):
+    """:class:`EdgeAttention` (out [N, M, F], weights [N, K, M] or empty); an outer torch.compile leaves it as
+    it is (its loops over chunks run their own compiled kernels)."""
+    return EdgeAttention.apply(node, nbrp, e, w_edge, nbr, mask, heads, mode, activation, need_weights)
+
+
+@torch.compiler.disable
+def edge_update(node, nbrp, e, w, nbr, mask, activation: str):
+    """:class:`EdgeUpdate` (e' [N, K, D]); an outer torch.compile leaves it as it is."""
+    return EdgeUpdate.apply(node, nbrp, e, w, nbr, mask, activation)
