@@ -82,7 +82,8 @@ def _experiment_from_args(args):
                       epochs=args.epochs, train_size=args.train_size, val_size=args.val_size,
                       test_size=args.test_size, split_seed=args.split_seed, batch_size=args.batch_size, lr=args.lr,
                       weight_decay=args.weight_decay, protocol=args.protocol, device=args.device, amp=args.amp,
-                      compile=args.compile, data_dir=args.data_dir, cache_dir=args.cache_dir, out_dir=args.out)
+                      compile=args.compile, data_dir=args.data_dir, cache_dir=args.cache_dir, out_dir=args.out,
+                      resume=getattr(args, "resume", False))
 
 
 def cmd_train(args):
@@ -273,8 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, default=None, help="default: the protocol's (paper 5e-4, reference-cgcnn 0)")
     t.add_argument("--device", default="auto")
     t.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
-    t.add_argument("--compile", action="store_true", help="torch.compile the conv layers (faster long runs)")
+    t.add_argument("--compile", action="store_true",
+                   help="torch.compile the rest of the model too (the conv kernels are compiled anyway; measured: no gain)")
     t.add_argument("--out", default="runs/latest")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from OUT/train_state.pt (written after every epoch): a killed run loses at most "
+                        "one epoch and continues bit for bit; --epochs may be raised to extend a run")
     _add_common(t)
     t.set_defaults(func=cmd_train)
 

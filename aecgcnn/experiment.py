@@ -11,7 +11,7 @@ import math
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +61,18 @@ class Experiment:
     out_dir: str | None = None
     progress: bool = True
     save_split_file: bool = True
+    resume: bool = False  # continue from out_dir/train_state.pt (written after every epoch) when it exists
+
+
+#: Experiment fields that do not change what a run computes: a saved training state may be resumed across them
+#: (``epochs`` too: a resumed run may be extended)
+RESUMABLE_ACROSS = ("epochs", "device", "compile", "data_dir", "cache_dir", "out_dir", "progress", "save_split_file",
+                    "resume")
+
+
+def run_identity(exp: Experiment) -> dict:
+    """What a run computes (its settings without :data:`RESUMABLE_ACROSS`), stored in its training state."""
+    return {k: v for k, v in asdict(exp).items() if k not in RESUMABLE_ACROSS}
 
 
 def train_settings(exp: Experiment) -> dict:
@@ -221,8 +233,9 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
     model = initial_model(exp)
     ts = train_settings(exp)
     tcfg = TrainConfig(**ts, seed=exp.seed, device=exp.device, amp=exp.amp, compile=exp.compile,
-                       progress=exp.progress, log_path=str(out / "history.csv") if out else None)
-    result = train_model(model, sets["train"], sets["val"], tcfg)
+                       progress=exp.progress, log_path=str(out / "history.csv") if out else None,
+                       state_path=str(out / "train_state.pt") if out else None, resume=exp.resume)
+    result = train_model(model, sets["train"], sets["val"], tcfg, identity=run_identity(exp))
     device = resolve_device(exp.device)
     p_test, t_test = predict_dataset(model, sets["test"], ts["batch_size"], device)
     p_train, t_train = predict_dataset(model, sets["train"], ts["batch_size"], device)
@@ -264,21 +277,38 @@ def _data_root(exp: Experiment) -> str:
     return "demo" if is_demo(root) else str(root)
 
 
+def same_experiment(saved: dict, exp: Experiment) -> bool:
+    """Whether an experiment recorded in a run's metrics.json is ``exp`` (keys the record lacks, written by an
+    older version, take their defaults; ``progress`` and ``resume`` do not count)."""
+    ignore = ("progress", "resume")
+    defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+                for f in fields(Experiment) if f.default is not MISSING or f.default_factory is not MISSING}
+    recorded = {k: v for k, v in {**defaults, **saved}.items() if k not in ignore}
+    return recorded == {k: v for k, v in asdict(exp).items() if k not in ignore}
+
+
 def run_or_load(exp: Experiment, entries=None) -> dict:
     """Reuse a finished run in ``exp.out_dir`` when its recorded experiment is identical (notebooks that
-    share runs, e.g. Figures 1–2 and Table I); otherwise run it. Returns metrics with ``history``."""
+    share runs, e.g. Figures 1–2 and Table I); otherwise run it, resuming an interrupted run of the same
+    experiment from its last finished epoch. Returns metrics with ``history``."""
     if exp.out_dir:
         out = Path(exp.out_dir)
         wait_for_run_dir(out)
         if (out / "metrics.json").exists() and (out / "history.csv").exists():
             metrics = json.loads((out / "metrics.json").read_text())
-            same = {k: v for k, v in metrics.get("experiment", {}).items() if k != "progress"}
             same_data = metrics.get("data_root", _data_root(exp)) == _data_root(exp)  # older runs: not recorded
-            if same_data and same == {k: v for k, v in asdict(exp).items() if k != "progress"}:
+            if same_data and same_experiment(metrics.get("experiment", {}), exp):
                 with open(out / "history.csv", newline="") as fh:
                     metrics["history"] = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
                 print(f"[aecgcnn] reusing finished run {out}")
                 return metrics
+        state = out / "train_state.pt"
+        if state.exists():
+            import torch
+            if torch.load(state, map_location="cpu", weights_only=False).get("identity") == run_identity(exp):
+                print(f"[aecgcnn] resuming the interrupted run in {out}")
+                return run_experiment(replace(exp, resume=True), entries)
+            print(f"[aecgcnn] {state} is the state of another experiment: training afresh")
     return run_experiment(exp, entries)
 
 

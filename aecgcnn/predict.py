@@ -80,7 +80,7 @@ def predict_files(model, meta: dict, paths, with_attention: bool = False, batch_
     start = 0
     for batch in make_loader(ds, batch_size, device=device):
         batch = batch.to(device)
-        y, attn = model(batch, return_attention=True)
+        y, attn = model(batch, return_attention=True) if with_attention else (model(batch), {})
         out.values.extend(model.normalizer.denorm(y).cpu().tolist())
         out.ids.extend(batch.ids)
         out.paths.extend(paths[i] for i in batch.ids)

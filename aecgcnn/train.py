@@ -3,13 +3,16 @@ normalised targets, the checkpoint with the best validation MAE is the one teste
 from __future__ import annotations
 
 import copy
+import os
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from aecgcnn import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.metrics import regression_metrics
 
@@ -29,6 +32,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile the conv layers (worth it from a few epochs of real data on)
     progress: bool = True
     log_path: str | None = None  # append each epoch's history row to this CSV while training (tail -f it)
+    state_path: str | None = None  # write the full training state here after every epoch (see train_model)
+    resume: bool = False  # continue from state_path when it exists
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -75,12 +80,18 @@ def evaluate(model, dataset: GraphDataset, batch_size: int = 64, device="cpu") -
     return regression_metrics(t, p)
 
 
-def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: TrainConfig | None = None) -> TrainResult:
+def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: TrainConfig | None = None,
+                identity: dict | None = None) -> TrainResult:
     """Train in place; restores the weights of the epoch with the best validation MAE.
 
     History rows: epoch, train_loss (MSE on normalised targets, averaged over batches), train_mae
     (target units, running), val_loss (normalised MSE), val_mae, val_srcc, seconds.
-    """
+
+    With ``config.state_path`` the whole training state (weights, optimiser, best weights so far, history, the
+    torch / numpy / data-order random states, ``identity``) is written there atomically after every epoch, so a
+    killed run loses at most one epoch; ``config.resume`` continues from it bit for bit (the same batches, the
+    same numbers as an uninterrupted run) and may extend ``epochs``. ``identity``: what the run is (e.g. the
+    experiment's settings); a saved state of another run is an error, never silently continued."""
     cfg = config or TrainConfig()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
@@ -93,8 +104,15 @@ def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: T
     loader = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, device=device)
     result = TrainResult(device=str(device))
     best_state = None
-    start = time.time()
-    bar = tqdm(range(1, cfg.epochs + 1), desc=f"training {getattr(model, 'kind', '')}", disable=not cfg.progress)
+    first, spent = 1, 0.0
+    if cfg.resume and cfg.state_path and Path(cfg.state_path).exists():
+        best_state, first, spent = _load_state(cfg.state_path, identity, model, opt, loader, result)
+        if cfg.log_path:  # the log may hold rows of an epoch whose state was never written
+            for row in result.history:
+                append_history_row(cfg.log_path, row, fresh=row["epoch"] == 1)
+    start = time.time() - spent
+    bar = tqdm(range(first, cfg.epochs + 1), desc=f"training {getattr(model, 'kind', '')}", disable=not cfg.progress,
+               initial=first - 1, total=cfg.epochs)
     for epoch in bar:
         model.train()
         t0 = time.time()
@@ -126,10 +144,44 @@ def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: T
             result.best_val_mae, result.best_epoch = val["mae"], epoch
             best_state = copy.deepcopy(model.state_dict())
         bar.set_postfix(train_loss=f"{row['train_loss']:.4f}", val_mae=f"{val['mae']:.4f}")
+        if cfg.state_path:
+            _save_state(cfg.state_path, identity, epoch, model, opt, loader, result, best_state, time.time() - start)
     if best_state is not None:
         model.load_state_dict(best_state)
     result.seconds = time.time() - start
     return result
+
+
+def _save_state(path, identity, epoch, model, opt, loader, result, best_state, seconds) -> None:
+    """The training state after ``epoch``, written to a temporary file and renamed (never half-written)."""
+    state = {"format": 1, "identity": identity, "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "best_state": best_state, "best_epoch": result.best_epoch, "best_val_mae": result.best_val_mae,
+             "history": result.history, "seconds": seconds, "torch_rng": torch.get_rng_state(),
+             "numpy_rng": np.random.get_state(), "loader_rng": loader.generator.get_state(),
+             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+    tmp = Path(str(path) + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_state(path, identity, model, opt, loader, result):
+    """Restore a state written by :func:`_save_state` → (best weights, first epoch to run, seconds spent)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("identity") != identity:
+        saved, now = state.get("identity") or {}, identity or {}
+        diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        raise InputError(f"{path}: the saved training state belongs to another run (differs in {diff}); "
+                         "remove it or use another output folder")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    loader.generator.set_state(state["loader_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    np.random.set_state(state["numpy_rng"])
+    if state["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    result.history = state["history"]
+    result.best_epoch, result.best_val_mae = state["best_epoch"], state["best_val_mae"]
+    return state["best_state"], state["epoch"] + 1, state["seconds"]
 
 
 def append_history_row(path, row: dict, fresh: bool = False) -> None:
@@ -140,7 +192,3 @@ def append_history_row(path, row: dict, fresh: bool = False) -> None:
         if fresh:
             w.writeheader()
         w.writerow(row)
-
-
-def config_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)

@@ -6,6 +6,12 @@ steps (allocation of the working set, compilation) are not timed.
 
     python benchmarks/train_throughput.py [--batch-size 64] [--steps 3] [--warmup 2] [--compile] [--plain]
         [--threads N] [--presets cgcnn ae-cgcnn] [--datasets mp-megnet-2018 core2019-co2-0.15bar]
+        [--reference-cgcnn PATH] [--allocator tuned|default]
+
+``--reference-cgcnn PATH``: also time the reference CGCNN (a clone of https://github.com/txie-93/cgcnn; its
+``cgcnn/model.py`` with its defaults: 64 features, 3 conv layers, 128 hidden) on the same batches, fed the same
+inputs (CGCNN atom features, 41 Gaussians of the same 12 neighbours; its own collate and CIF parsing are not
+timed, as ours are not). ``--allocator default``: glibc as it comes (AECGCNN_MALLOC=default) for every row.
 """
 from __future__ import annotations
 
@@ -33,14 +39,18 @@ def _measure(args, preset, dataset, queue):
     built = build_graphs(entries, progress=False, verbose=False)
     ds = GraphDataset(built.graphs, [e.target for e in built.entries])
     batches = [b.to(device) for b in make_loader(ds, args.batch_size)][:n_batches]
-    model = model_from_preset(preset).to(device).train()
-    if args.compile and hasattr(model, "compile_layers"):
-        model.compile_layers()
+    if preset == "reference-cgcnn":
+        model, forward = _reference_cgcnn(args.reference_cgcnn, device)
+    else:
+        model = model_from_preset(preset).to(device).train()
+        if args.compile and hasattr(model, "compile_layers"):
+            model.compile_layers()
+        forward = model
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step(b):
         opt.zero_grad()
-        torch.nn.functional.mse_loss(model(b), b.target).backward()
+        torch.nn.functional.mse_loss(forward(b), b.target).backward()
         opt.step()
 
     t0 = time.perf_counter()
@@ -69,6 +79,25 @@ def _measure(args, preset, dataset, queue):
                str(device)))
 
 
+def _reference_cgcnn(path, device):
+    """The reference CGCNN model from a clone at ``path`` and a function batch → its predictions [B] computed
+    from the same inputs as our ``cgcnn`` rung (atom-feature table rows, 41 Gaussians, the 12 neighbour slots)."""
+    import sys
+
+    import torch
+    from aecgcnn.features import atom_feature_table, gaussian_expansion
+    sys.path.insert(0, str(path))
+    from cgcnn.model import CrystalGraphConvNet  # the reference implementation, not part of this package
+    table = atom_feature_table("cgcnn").to(device)
+    model = CrystalGraphConvNet(table.shape[1], 41).to(device).train()
+
+    def forward(b):
+        starts = torch.cumsum(b.num_atoms, 0) - b.num_atoms
+        idx = [torch.arange(int(s), int(s + n), device=device) for s, n in zip(starts, b.num_atoms)]
+        return model(table[b.atomic_numbers - 1], gaussian_expansion(b.distances), b.neighbors, idx).squeeze(-1)
+    return model, forward
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch-size", type=int, default=64)
@@ -81,9 +110,16 @@ def main():
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--presets", nargs="+", default=None)
     ap.add_argument("--datasets", nargs="+", default=["mp-megnet-2018", "core2019-co2-0.15bar"])
+    ap.add_argument("--reference-cgcnn", default=None, metavar="PATH",
+                    help="a clone of github.com/txie-93/cgcnn: add its model as a row")
+    ap.add_argument("--allocator", choices=["tuned", "default"], default="tuned",
+                    help="default: glibc as it comes (AECGCNN_MALLOC=default) in every measuring process")
     args = ap.parse_args()
+    if args.allocator == "default":
+        import os
+        os.environ["AECGCNN_MALLOC"] = "default"  # before aecgcnn is imported (and so before mallopt)
     from aecgcnn.models import LADDER
-    presets = args.presets or LADDER + ["geocgnn"]
+    presets = (args.presets or LADDER + ["geocgnn"]) + (["reference-cgcnn"] if args.reference_cgcnn else [])
     ctx = mp.get_context("fork")
     rows = []
     for dataset in args.datasets:
@@ -101,12 +137,13 @@ def main():
     print(f"\nforward+backward+Adam step, batch {args.batch_size}, {args.warmup} warm-up + {args.steps} timed steps, "
           f"{mode}, {args.threads or torch.get_num_threads()} threads; commit {prov['commit']}; allocator: {prov['allocator']}")
     print("| dataset | preset | crystals/s | atoms/s | peak RSS (MiB) | sys s (timed) | minor faults (timed) | "
-          "warm-up s | time vs cgcnn | device |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "warm-up s | time vs cgcnn | speed vs reference CGCNN | device |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for dataset, preset, cps, aps, peak, sys_s, faults, warm, device in rows:
         ref = next(r[2] for r in rows if r[0] == dataset and r[1] == (presets[0] if "cgcnn" not in presets else "cgcnn"))
+        anchor = next((r[2] for r in rows if r[0] == dataset and r[1] == "reference-cgcnn"), None)
         print(f"| {dataset} | {preset} | {cps:.1f} | {aps:,.0f} | {peak:,.0f} | {sys_s:.1f} | {faults:,} | {warm:.0f} | "
-              f"{ref / cps:.2f}x | {device} |")
+              f"{ref / cps:.2f}x | {f'{cps / anchor:.2f}x' if anchor else '-'} | {device} |")
 
 
 if __name__ == "__main__":

@@ -67,3 +67,22 @@ def test_the_seed_sets_the_initial_weights():
     a, b, c = (initial_model(Experiment(dataset="toy", preset="cgcnn", seed=s)) for s in (0, 0, 1))
     wa, wb, wc = (m.convs[0].w_edge.weight for m in (a, b, c))
     assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+
+
+def test_run_or_load_resumes_an_interrupted_run_and_reuses_old_records(tmp_path, monkeypatch):
+    import json
+
+    from aecgcnn import experiment
+    from aecgcnn.experiment import Experiment, run_identity, run_or_load, same_experiment
+    exp = Experiment(dataset="x", out_dir=str(tmp_path))
+    record = {k: v for k, v in json.loads(json.dumps(experiment.asdict(exp))).items() if k != "resume"}
+    assert same_experiment(record, exp)  # a record written before the ``resume`` field existed
+    assert not same_experiment({**record, "seed": 1}, exp)
+    calls = []
+    monkeypatch.setattr(experiment, "run_experiment", lambda e, entries=None: calls.append(e.resume) or {})
+    import torch
+    torch.save({"identity": run_identity(exp)}, tmp_path / "train_state.pt")
+    run_or_load(exp, entries=[])
+    torch.save({"identity": {**run_identity(exp), "seed": 5}}, tmp_path / "train_state.pt")
+    run_or_load(exp, entries=[])
+    assert calls == [True, False]

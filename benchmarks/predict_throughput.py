@@ -1,0 +1,112 @@
+"""``aecgcnn predict`` end to end on CoRE-2019 CIF files: MOFs/s of the whole command (start-up, reading the
+CIFs, graph cache look-up, model) with the graph cache cold and warm, and its peak memory; plus the largest
+CoRE-2019 MOF (by atom count) alone: one training step (batch of 1) and one prediction, with their peak memory.
+
+    python benchmarks/predict_throughput.py [--n 1000] [--preset ae-cgcnn] [--data-dir ../shared/data]
+
+Targets (issue 12): predict on 1,000 CoRE MOFs with cached graphs ≥ 150 MOFs/s; the largest MOF trains and
+predicts in ≤ 4 GB. The model is freshly initialised (speed does not depend on the weights); each measurement runs
+in its own process so that peak RSS is its own.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DATASET = "core2019-co2-0.15bar"
+
+
+def _run(cmd: list[str], env: dict) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) of the child, and its stdout+stderr."""
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    dt = time.perf_counter() - t
+    if r.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stdout}\n{r.stderr}")
+    return dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.stdout + r.stderr
+
+
+def _largest(args, workdir: Path, env: dict):
+    """Train one step and predict on the largest MOF, each in a fresh process: (atoms, train MiB, predict MiB)."""
+    code = f"""
+import resource, sys, torch
+from aecgcnn.checkpoint import load_checkpoint
+from aecgcnn.data.batch import GraphDataset, make_loader
+from aecgcnn.data.cache import build_graphs
+from aecgcnn.data.datasets import load_entries
+entries = [e for e in load_entries({DATASET!r}, {args.data_dir!r}) if e.id == {{ID!r}}]
+built = build_graphs(entries, progress=False, verbose=False)
+b = next(iter(make_loader(GraphDataset(built.graphs, [e.target for e in built.entries]), 1)))
+model, _ = load_checkpoint({str(workdir / 'model.pt')!r})
+if sys.argv[1] == "train":
+    model.train()
+    torch.nn.functional.mse_loss(model(b), b.target).backward()
+else:
+    with torch.no_grad():
+        model.predict(b)
+print(b.atomic_numbers.shape[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+    from aecgcnn.data.datasets import load_entries
+    entries = load_entries(DATASET, args.data_dir)
+    biggest = max(entries, key=lambda e: e.cif.count("\n"))  # CIF lines ~ atoms in the asymmetric unit ...
+    out = {}
+    for mode in ("train", "predict"):
+        r = subprocess.run([sys.executable, "-c", code.replace("{ID!r}", repr(biggest.id)), mode],
+                           capture_output=True, text=True, env=env)
+        if r.returncode:
+            raise SystemExit(r.stderr)
+        atoms, mib = r.stdout.split()[-2:]
+        out[mode] = (biggest.id, int(atoms), float(mib))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--preset", default="ae-cgcnn")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    from aecgcnn.checkpoint import save_checkpoint
+    from aecgcnn.data.datasets import load_entries, resolve_data_dir
+    from aecgcnn.graph import GraphSettings
+    from aecgcnn.models import model_from_preset
+    from aecgcnn.provenance import stamp
+    args.data_dir = str(resolve_data_dir(args.data_dir))
+    entries = load_entries(DATASET, args.data_dir)[: args.n]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        cifs = tmp / "cifs"
+        cifs.mkdir()
+        for e in entries:
+            (cifs / f"{e.id}.cif").write_text(e.cif)
+        save_checkpoint(tmp / "model.pt", model_from_preset(args.preset), GraphSettings(), DATASET)
+        env = {**os.environ, "AECGCNN_CACHE": str(tmp / "cache")}
+        if args.threads:
+            env["OMP_NUM_THREADS"] = str(args.threads)
+        cmd = [sys.executable, "-m", "aecgcnn", "predict", str(tmp / "model.pt"), str(cifs), "--out",
+               str(tmp / "pred.csv")]
+        cold, _, _ = _run(cmd, env)
+        warm, peak, _ = _run(cmd, env)
+        largest = _largest(args, tmp, env)
+    prov = stamp("cpu")
+    print(f"\naecgcnn predict, {args.preset} (fresh weights), {len(entries)} CoRE-2019 CIFs; commit {prov['commit']}; "
+          f"{prov['device']}; allocator: {prov['allocator']}; kernels: {prov['kernels']}")
+    print("| measurement | value | target |")
+    print("|---|---|---|")
+    print(f"| predict, graph cache cold (graphs built) | {len(entries) / cold:.1f} MOFs/s ({cold:.0f} s) | - |")
+    print(f"| predict, graph cache warm | {len(entries) / warm:.1f} MOFs/s ({warm:.1f} s), peak RSS {peak:,.0f} MiB "
+          f"| ≥ 150 MOFs/s |")
+    for mode, (mof, atoms, mib) in largest.items():
+        what = "one training step (batch of 1)" if mode == "train" else "prediction"
+        print(f"| largest MOF by CIF length ({mof}, {atoms:,} atoms): {what} | peak RSS {mib:,.0f} MiB | ≤ 4,096 MiB |")
+
+
+if __name__ == "__main__":
+    main()
