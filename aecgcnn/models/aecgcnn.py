@@ -23,9 +23,9 @@ import torch
 from torch import nn
 
 from aecgcnn.features import ATOM_FEATURES, atom_feature_table
-from aecgcnn.models.common import (MaskedBatchNorm, TargetNormalizer, check_atomic_numbers, edge_inputs,
+from aecgcnn.models.common import (MaskedBatchNorm, TargetNormalizer, check_atomic_numbers, edge_input_fn,
                                    segment_mean, segment_softmax, segment_sum)
-from aecgcnn.models.fused import edge_attention, edge_update, folded_batchnorm_weights
+from aecgcnn.models.fused import edge_attention, edge_embedding, edge_update, folded_batchnorm_weights
 
 GEO_CHOICES = ("none", "radial", "plane", "radial+plane")
 
@@ -265,9 +265,14 @@ class AECGCNN(nn.Module):
         x = self.atom_table[batch.atomic_numbers - 1]
         if cfg.use_charges:
             x = torch.cat([x, batch.charges.unsqueeze(1)], dim=1)
-        e = edge_inputs(batch, True, cfg.geo_features, cfg.n_radial, cfg.cutoff, cfg.pw_grid, pw_cell=cfg.pw_cell)
-        if cfg.edge_hidden is not None:  # the embedding's bias would fill padded slots: keep them zero
-            e = self.edge_embed(e) * batch.mask.unsqueeze(-1)
+        features = edge_input_fn(batch, True, cfg.geo_features, cfg.n_radial, cfg.cutoff, cfg.pw_grid,
+                                 pw_cell=cfg.pw_cell)
+        if cfg.edge_hidden is None:
+            e = features(0, batch.distances.shape[0])
+        elif all(conv.fast for conv in self.convs):  # in chunks: the [N, K, D] inputs never exist at once
+            e = edge_embedding(self.edge_embed.weight, self.edge_embed.bias, features, batch.mask)
+        else:  # the embedding's bias would fill padded slots: keep them zero
+            e = self.edge_embed(features(0, batch.distances.shape[0])) * batch.mask.unsqueeze(-1)
         return self.embed(x), e
 
     def forward(self, batch, return_attention: bool = False):

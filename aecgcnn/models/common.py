@@ -76,23 +76,33 @@ def one_hot_z(z: torch.Tensor, n_elements: int) -> torch.Tensor:
     return nn.functional.one_hot(z - 1, n_elements).float()
 
 
-def edge_inputs(batch, gaussian: bool = True, geo_features: str = "none", n_radial: int = 64,
-                cutoff: float = 8.0, pw_grid: int = 4, pw_cell: str = "given") -> torch.Tensor:
-    """Concatenated edge input features [N, K, D] computed on the fly on the batch's device.
+def edge_input_fn(batch, gaussian: bool = True, geo_features: str = "none", n_radial: int = 64,
+                  cutoff: float = 8.0, pw_grid: int = 4, pw_cell: str = "given"):
+    """A function (s, t) → the concatenated edge input features of atoms s..t-1 of the batch [t−s, K, D], zero in
+    padded slots, computed on the batch's device (so callers can work through a large batch in chunks).
 
     gaussian: the 41 CGCNN Gaussians of the distance; geo_features: ``none`` | ``radial`` | ``plane`` |
     ``radial+plane`` (GeoCGNN radial basis [64] and plane-wave basis [pw_grid³]); pw_cell: ``given`` (plane
     waves on the cell as written) | ``primitive`` (on the reduced primitive cell, ``batch.pw_lattice``)."""
-    parts = []
-    d = batch.distances
-    if gaussian:
-        parts.append(gaussian_expansion(d, 0.0, cutoff))
-    if "radial" in geo_features:
-        parts.append(geo_radial_basis(d, n_radial, cutoff))
-    if "plane" in geo_features:
-        lattice = batch.pw_lattice if pw_cell == "primitive" else batch.lattice
-        parts.append(plane_wave_basis(batch.vectors, lattice, batch.crystal, pw_grid))
-    return torch.cat(parts, dim=-1) * batch.mask.unsqueeze(-1)
+    lattice = batch.pw_lattice if pw_cell == "primitive" else batch.lattice
+
+    def features(s: int, t: int) -> torch.Tensor:
+        parts = []
+        d = batch.distances[s:t]
+        if gaussian:
+            parts.append(gaussian_expansion(d, 0.0, cutoff))
+        if "radial" in geo_features:
+            parts.append(geo_radial_basis(d, n_radial, cutoff))
+        if "plane" in geo_features:
+            parts.append(plane_wave_basis(batch.vectors[s:t], lattice, batch.crystal[s:t], pw_grid))
+        return torch.cat(parts, dim=-1) * batch.mask[s:t].unsqueeze(-1)
+    return features
+
+
+def edge_inputs(batch, gaussian: bool = True, geo_features: str = "none", n_radial: int = 64,
+                cutoff: float = 8.0, pw_grid: int = 4, pw_cell: str = "given") -> torch.Tensor:
+    """Concatenated edge input features [N, K, D] of the whole batch (see :func:`edge_input_fn`)."""
+    return edge_input_fn(batch, gaussian, geo_features, n_radial, cutoff, pw_grid, pw_cell)(0, batch.distances.shape[0])
 
 
 class TargetNormalizer(nn.Module):
