@@ -114,10 +114,11 @@ def cmd_predict(args):
     print(f"predicted {len(pred.ids)} structures -> {out}")
     if args.attention:
         with open(args.attention, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=["id", "atom_index", "Z", "x", "y", "z", "weight"])
+            w = csv.DictWriter(fh, fieldnames=list(pred.atoms[0]) if pred.atoms else ["id"])
             w.writeheader()
             w.writerows(pred.atoms)
-        print(f"per-atom pooling weights -> {args.attention}")
+        print(f"per-atom attention (pooling weight 'importance', neighbour attention received 'recv_*') -> "
+              f"{args.attention}")
     report_failures(pred.failures, out.with_name(out.stem + "_skipped.csv"))
 
 
@@ -287,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("checkpoint")
     q.add_argument("paths", nargs="+")
     q.add_argument("--out", default="predictions.csv")
-    q.add_argument("--attention", default=None, help="also write per-atom pooling weights to this CSV")
+    q.add_argument("--attention", default=None,
+                   help="also write the per-atom attention table (pooling weight, neighbour attention received; "
+                        "as aecgcnn explain) to this CSV")
     q.add_argument("--device", default="auto")
     q.add_argument("--cache-dir", default=None)
     q.set_defaults(func=cmd_predict)

@@ -19,7 +19,7 @@ import numpy as np
 from aecgcnn import InputError
 from aecgcnn.checkpoint import save_checkpoint
 from aecgcnn.data.batch import GraphDataset
-from aecgcnn.data.cache import build_graphs
+from aecgcnn.data.cache import build_graphs, write_problems
 from aecgcnn.data.datasets import DATASETS, is_demo, load_entries, resolve_data_dir
 from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
@@ -223,8 +223,8 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
         print(f"[aecgcnn] {len(unlabelled)} entries have no label (NaN or missing) and are left out of the split"
               + (f"; listed in {out / 'unlabelled_entries.csv'}" if out else ""))
         if out:
-            (out / "unlabelled_entries.csv").write_text("id,problem\n" + "".join(
-                f"{e.id},{e.source}: label is NaN or missing\n" for e in unlabelled))
+            write_problems(out / "unlabelled_entries.csv",
+                           [(e.id, f"{e.source}: label is NaN or missing") for e in unlabelled])
     split = prepare_split(exp, entries)
     sets, built = load_datasets(exp, split, entries, out)
     if len(sets["train"]) < 2 or len(sets["val"]) < 1 or len(sets["test"]) < 1:

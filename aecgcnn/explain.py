@@ -15,6 +15,7 @@ import torch
 from pymatgen.core import Element
 
 from aecgcnn.data.batch import collate
+from aecgcnn.features import metal_mask
 from aecgcnn.graph import CrystalGraph
 
 # covalent radii (Å) for bond perception; elements not listed use 1.5 Å
@@ -22,11 +23,6 @@ _COVALENT = {1: 0.31, 5: 0.84, 6: 0.76, 7: 0.71, 8: 0.66, 9: 0.57, 14: 1.11, 15:
              35: 1.20, 53: 1.39}
 BOND_TOLERANCE = 0.45  # Å added to the sum of covalent radii
 MAX_RING = 8           # cycles up to this length count as rings (longer ones close through periodicity)
-
-
-def _is_metal(z: int) -> bool:
-    e = Element.from_Z(int(z))
-    return bool(e.is_metal or (e.is_metalloid and int(z) not in (5, 14)))
 
 
 @torch.no_grad()
@@ -69,7 +65,7 @@ def bonded_motifs(graph: CrystalGraph) -> np.ndarray:
     import networkx as nx
     n = graph.num_atoms
     z = graph.atomic_numbers.astype(int)
-    metal = np.array([_is_metal(k) for k in z])
+    metal = metal_mask()[np.asarray(z, dtype=int)]
     radius = np.array([_COVALENT.get(k, 1.5) for k in z])
     G = nx.Graph()
     G.add_nodes_from(range(n))
@@ -96,7 +92,7 @@ def importance_statistics(atoms: pd.DataFrame, graphs: dict[str, CrystalGraph], 
     ``enrichment_hi``, its 95 % interval from ``n_boot`` bootstrap resamples of the crystals, and
     ``top1_share``: how often the most important atom of a crystal is in the category."""
     df = atoms.copy()
-    df["metal"] = np.where([_is_metal(z) for z in df["Z"]], "metal", "non-metal")
+    df["metal"] = np.where(metal_mask()[df["Z"].to_numpy(dtype=int)], "metal", "non-metal")
     df["motif"] = np.concatenate([bonded_motifs(graphs[cid]) for cid in df["id"].unique()])
     top = df.loc[df.groupby("id")["importance"].idxmax()]
     rng = np.random.default_rng(seed)

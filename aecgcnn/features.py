@@ -25,6 +25,15 @@ def _cgcnn_rows() -> np.ndarray:
     return table[:, 1:]  # drop the Z column; row i is Z = i + 1
 
 
+@lru_cache(maxsize=None)
+def metal_mask(n_elements: int = 100) -> np.ndarray:
+    """bool [n_elements + 1], index Z: metals and metalloids except B and Si (pymatgen's element data), the
+    "metal site" of the attention analysis and of the descriptor baseline."""
+    from pymatgen.core import Element
+    return np.array([False] + [bool(Element.from_Z(z).is_metal or (Element.from_Z(z).is_metalloid and z not in (5, 14)))
+                               for z in range(1, n_elements + 1)])
+
+
 def atom_feature_table(kind: str = "onehot", n_elements: int = 100) -> torch.Tensor:
     """Node input vector of every element: float [n_elements, D], row ``Z − 1``.
 

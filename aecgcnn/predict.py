@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from aecgcnn.data.batch import GraphDataset, make_loader
-from aecgcnn.data.cache import build_graphs
+from aecgcnn.data.cache import build_graphs, write_problems
 from aecgcnn.data.datasets import Entry
 
 
@@ -41,15 +41,11 @@ def graphs_for_files(paths, settings, cache_dir=None, progress: bool = True):
 
 def report_failures(failures, out_csv=None, stream=None) -> None:
     """Print skipped inputs (first 10) to stderr and, with ``out_csv``, list them all in a CSV."""
-    import csv
     import sys
     if not failures:
         return
     if out_csv:
-        with open(out_csv, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["id", "problem"])
-            w.writerows(failures)
+        write_problems(out_csv, failures)
     where = f", listed in {out_csv}" if out_csv else ""
     print(f"skipped {len(failures)} bad input(s){where}:", file=stream or sys.stderr)
     for _, msg in failures[:10]:
@@ -63,7 +59,7 @@ class Predictions:
     ids: list[str]
     paths: list[str]
     values: list[float]
-    atoms: list[dict] = field(default_factory=list)  # per-atom pooling weights when requested
+    atoms: list[dict] = field(default_factory=list)  # per-atom attention rows (aecgcnn.explain) when requested
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -77,22 +73,17 @@ def predict_files(model, meta: dict, paths, with_attention: bool = False, batch_
     paths = {e.id: e.meta.get("path", e.source) for e in entries}
     model.eval().to(device)
     out = Predictions([], [], [], failures=failures)
-    start = 0
+    if with_attention:  # one crystal at a time: the per-atom table of aecgcnn.explain (pooling and neighbour weights)
+        from aecgcnn.explain import explain_graphs
+        atoms, extra = explain_graphs(model.cpu(), graphs, [e.id for e in entries])
+        out.ids = [e.id for e in entries]
+        out.values = [extra["prediction"][i] for i in out.ids]
+        out.paths = [paths[i] for i in out.ids]
+        out.atoms = atoms.to_dict("records")
+        return out
     for batch in make_loader(ds, batch_size, device=device):
         batch = batch.to(device)
-        y, attn = model(batch, return_attention=True) if with_attention else (model(batch), {})
-        out.values.extend(model.normalizer.denorm(y).cpu().tolist())
+        out.values.extend(model.predict(batch).cpu().tolist())
         out.ids.extend(batch.ids)
         out.paths.extend(paths[i] for i in batch.ids)
-        if with_attention and "pooling" in attn:
-            w = attn["pooling"].cpu().tolist()
-            crystal = batch.crystal.cpu()
-            first = (torch.cumsum(batch.num_atoms.cpu(), 0) - batch.num_atoms.cpu())[crystal]
-            local = (torch.arange(len(crystal)) - first).tolist()
-            for a, (c, k) in enumerate(zip(crystal.tolist(), local)):
-                g = ds.graphs[start + c]
-                out.atoms.append({"id": batch.ids[c], "atom_index": k, "Z": int(g.atomic_numbers[k]),
-                                  "x": float(g.positions[k, 0]), "y": float(g.positions[k, 1]),
-                                  "z": float(g.positions[k, 2]), "weight": w[a]})
-        start += batch.num_crystals
     return out

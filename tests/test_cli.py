@@ -42,7 +42,7 @@ def test_train_predict_evaluate(tmp_path, capsys, monkeypatch):
     assert "bad.cif" in capsys.readouterr().err
     assert "bad" in (tmp_path / "preds_skipped.csv").read_text()
     atoms = pd.read_csv(tmp_path / "atoms.csv")
-    assert abs(atoms["weight"].sum() - 1) < 1e-5  # mean pooling: 1/n per atom of the one crystal
+    assert abs(atoms["importance"].sum() - 1) < 1e-5  # mean pooling: 1/n per atom of the one crystal
     assert main(["evaluate", str(out / "checkpoint.pt"), "--dataset", str(folder), "--split", "all"]) == 0
     assert '"n": 24' in capsys.readouterr().out
     ex = tmp_path / "explain"

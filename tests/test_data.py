@@ -11,7 +11,7 @@ from aecgcnn import InputError
 from aecgcnn.data.batch import GraphDataset, collate, make_loader
 from aecgcnn.data.cache import GraphCache, build_graphs, content_hash
 from aecgcnn.data.datasets import DATASETS, Entry, load_entries
-from aecgcnn.data.splits import (learning_curve_split, load_split, random_split, save_split, split_70_30)
+from aecgcnn.data.splits import load_split, random_split, save_split, split_70_30
 from aecgcnn.graph import GraphSettings, build_graph
 
 
@@ -94,13 +94,16 @@ def test_splits_are_seeded_disjoint_and_saved(tmp_path):
 
 
 def test_learning_curve_subsets_are_nested_with_fixed_eval_sets():
-    ids = [f"m{i}" for i in range(2000)]
-    base = random_split(ids, seed=0)
-    lc = learning_curve_split(base, [100, 300, 1000], seed=0)
-    assert set(lc["train_100"]) < set(lc["train_300"]) < set(lc["train_1000"]) <= set(base["train"])
-    assert lc["test"] == base["test"] and lc["val"] == base["val"]
-    with pytest.raises(InputError):
-        learning_curve_split(base, [5000])
+    """Table III: train_size subsets of one split are nested (100 ⊂ 300 ⊂ 1000) and share val and test."""
+    from types import SimpleNamespace
+
+    from aecgcnn.experiment import Experiment, prepare_split
+    entries = [SimpleNamespace(id=f"m{i}") for i in range(2000)]
+    splits = {n: prepare_split(Experiment(dataset="toy", train_size=n, save_split_file=False), entries)
+              for n in (100, 300, 1000)}
+    assert set(splits[100]["train"]) < set(splits[300]["train"]) < set(splits[1000]["train"])
+    assert len(splits[300]["train"]) == 300
+    assert splits[100]["test"] == splits[1000]["test"] and splits[100]["val"] == splits[1000]["val"]
 
 
 def test_user_folder_and_table(tmp_path):

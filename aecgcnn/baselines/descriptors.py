@@ -20,6 +20,7 @@ from pymatgen.core import Element
 from aecgcnn.data.cache import build_graphs
 from aecgcnn.data.datasets import DATASETS, load_entries, resolve_data_dir
 from aecgcnn.data.splits import make_split
+from aecgcnn.features import metal_mask
 from aecgcnn.graph import CrystalGraph
 from aecgcnn.metrics import regression_metrics
 from aecgcnn.provenance import stamp
@@ -31,9 +32,7 @@ LANTHANIDES = set(range(57, 72))
 GEOMETRY_LABELS = ["Di", "Df", "Dif"]
 GEOMETRY_16BAR = None  # every numeric column of the Zeo++ table except its index and the label
 _MASS = {z: float(Element.from_Z(z).atomic_mass) for z in range(1, 101)}
-_IS_METAL = {z: bool(Element.from_Z(z).is_metal or Element.from_Z(z).is_metalloid and z not in (5, 14))
-             for z in range(1, 101)}
-_METAL_MASK = np.array([False] + [_IS_METAL[z] for z in range(1, 101)])
+_METAL_MASK = metal_mask(100)
 _MASS_ARRAY = np.array([0.0] + [_MASS[z] for z in range(1, 101)])
 
 

@@ -165,14 +165,19 @@ def build_graphs(entries: list[Entry], settings: GraphSettings | None = None, ca
             good_graphs.append(graphs[k])
     result = BuildResult(good_entries, good_graphs, failures, n_cached, len(todo) - len(errors))
     if failures and report_path is not None:
-        report_path = Path(report_path)
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(report_path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["id", "problem"])
-            w.writerows(failures)
-        result.report_path = report_path
+        result.report_path = write_problems(report_path, failures)
     if verbose:
         where = f"cache {cache.root}"
         print(f"[aecgcnn] {result.summary()}; {where}")
     return result
+
+
+def write_problems(path, problems) -> Path:
+    """Write skipped inputs as a CSV with columns ``id,problem`` (problems: (id, message) pairs) → its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "problem"])
+        w.writerows(problems)
+    return path

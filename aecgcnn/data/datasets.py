@@ -272,7 +272,3 @@ def load_entries(name: str, data_dir: str | Path | None = None) -> list[Entry]:
     if path.is_file():
         return _load_user_table(path)
     raise InputError(f"{name}: neither a named dataset ({', '.join(DATASETS)}) nor an existing folder/table")
-
-
-def dataset_spec(name: str) -> DatasetSpec | None:
-    return DATASETS.get(name)

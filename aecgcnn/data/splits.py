@@ -63,21 +63,6 @@ def file_split(entries, seed: int = 0, fold: int = 0, val_fraction_of_train: flo
     raise InputError("this dataset ships no split; use 80-10-10 or 70-30")
 
 
-def learning_curve_split(base: dict, sizes: list[int], seed: int = 0) -> dict:
-    """Nested training subsets ``train_<n>`` of ``base["train"]`` (each contains the smaller ones), all
-    evaluated against the base split's fixed ``val`` and ``test`` sets (paper Table III)."""
-    pool = _perm(base["train"], seed)
-    too_big = [n for n in sizes if n > len(pool)]
-    if too_big:
-        raise InputError(f"training sizes {too_big} exceed the {len(pool)} available training crystals")
-    out = {"val": base["val"], "test": base["test"], "train": pool}
-    for n in sizes:
-        out[f"train_{n}"] = pool[:n]
-    out["meta"] = {**base.get("meta", {}), "kind": f"learning-curve on {base.get('meta', {}).get('kind')}",
-                   "sizes": list(sizes), "subset_seed": seed}
-    return out
-
-
 def make_split(kind: str, entries, seed: int = 0) -> dict:
     """Dispatch by name: ``80-10-10``, ``70-30``, ``file`` (or ``fold<k>`` for matbench)."""
     ids = [e.id for e in entries]
