@@ -55,3 +55,10 @@ def test_train_predict_evaluate(tmp_path, capsys, monkeypatch):
 def test_bad_dataset_is_a_clear_error(capsys):
     assert main(["train", "--dataset", "no-such-thing", "--epochs", "1"]) == 2
     assert "neither a named dataset" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_same_command_line():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "aecgcnn", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "train" in r.stdout

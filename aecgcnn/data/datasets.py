@@ -201,6 +201,11 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
                 ("mof/core2019_co2_labels_merged.csv", "mof/CoRE2019_charged_cifs.tar.xz"),
                 _core2019("pure_uptake_CO2_298.00_1600000"), "CoRE MOF 2019 CO2 uptake at 16 bar, 298 K "
                 "(Moosavi et al. 2020 GCMC), partial charges", "co2_uptake"),
+    DatasetSpec("core2019-co2-henry", "logKH_CO2", "log K_H",
+                ("mof/core2019_co2_labels_merged.csv", "mof/CoRE2019_charged_cifs.tar.xz"),
+                _core2019("logKH_CO2"), "CoRE MOF 2019 CO2 Henry coefficient at 298 K, logarithm as given in the "
+                "labels file (Moosavi et al. 2020 GCMC; the property of the published MOF-model comparison: "
+                "PMTransformer, MOFTransformer, CGCNN), partial charges", "co2_henry"),
     DatasetSpec("bwdb-demo", "CO2_uptake_P0.15bar_T298K", "mmol/g",
                 ("mof/bwdb_boyd2019_labels.csv", "mof/bwdb_subset_cifs.tar.xz"), _load_bwdb_demo,
                 "246 BW-DB MOFs with Boyd et al. 2019 labels (biased subset: demo only)", "co2_uptake", True),
