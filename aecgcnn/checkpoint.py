@@ -27,8 +27,14 @@ def save_checkpoint(path, model, graph_settings: GraphSettings, dataset: str = "
 
 
 def load_checkpoint(path, device="cpu"):
-    """Rebuild the model from a checkpoint: returns ``(model in eval mode, metadata dict)``."""
+    """Rebuild the model from a checkpoint: returns ``(model in eval mode, metadata dict)``. ``path`` may also
+    be a run folder (its ``checkpoint.pt``) or an ensemble folder (an :class:`aecgcnn.ensemble.Ensemble`)."""
     path = Path(path)
+    if path.is_dir():
+        from aecgcnn.ensemble import is_ensemble, load_ensemble
+        if is_ensemble(path):
+            return load_ensemble(path, device)
+        path = path / "checkpoint.pt"
     if not path.exists():
         raise InputError(f"{path}: checkpoint not found")
     try:

@@ -89,6 +89,16 @@ def _experiment_from_args(args):
 def cmd_train(args):
     from aecgcnn.experiment import run_experiment
     exp = _experiment_from_args(args)
+    if args.seeds:
+        from aecgcnn.ensemble import train_ensemble
+        m = train_ensemble(exp, args.seeds)
+        t, c = m["test"], m["calibration"]
+        print(f"ensemble of {len(args.seeds)} (seeds {args.seeds}, shared split seed {m['experiment']['split_seed']}): "
+              f"test MAE {t['mae']:.4f} {m['units']} (members {m['member_test']['mae'][0]:.4f} ± "
+              f"{m['member_test']['mae'][1]:.4f}); within ±1σ {c['within_1sigma']:.2f} (Gaussian 0.68), ±2σ "
+              f"{c['within_2sigma']:.2f} (0.95), Spearman(|error|, σ) {c['spearman_abs_error_sigma']:.2f}")
+        print(f"wrote {Path(args.out)}/ensemble.json, metrics.json, test_predictions.csv (mean, std), seed*/")
+        return
     m = run_experiment(exp)
     t = m["test"]
     print(f"test: MAE {t['mae']:.4f} {m['units']}  RMSE {t['rmse']:.4f}  R2 {t['r2']:.3f}  SRCC {t['srcc']:.3f} "
@@ -109,8 +119,13 @@ def cmd_predict(args):
     units = meta.get("units", "")
     with open(out, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["id", "path", f"prediction ({meta.get('target', 'target')}, {units})"])
-        w.writerows(zip(pred.ids, pred.paths, pred.values))
+        head = ["id", "path", f"prediction ({meta.get('target', 'target')}, {units})"]
+        if pred.stds is None:
+            w.writerow(head)
+            w.writerows(zip(pred.ids, pred.paths, pred.values))
+        else:  # an ensemble: the members' mean and standard deviation
+            w.writerow(head + [f"std ({units}, {len(meta['members'])} members)"])
+            w.writerows(zip(pred.ids, pred.paths, pred.values, pred.stds))
     print(f"predicted {len(pred.ids)} structures -> {out}")
     if args.attention:
         with open(args.attention, "w", newline="") as fh:
@@ -169,6 +184,9 @@ def cmd_explain(args):
     from aecgcnn.predict import graphs_for_files, report_failures
     from aecgcnn.reports import save_figure
     model, meta = load_checkpoint(args.checkpoint, "cpu")
+    if hasattr(model, "predict_with_std"):
+        raise InputError(f"{args.checkpoint}: explain needs one model, not an ensemble: pass a member "
+                         f"({Path(args.checkpoint) / meta['members'][0]})")
     entries, graph_list, failures = graphs_for_files(args.paths, meta["graph_settings"], args.cache_dir)
     ids = [e.id for e in entries]
     atoms, extra = explain_graphs(model, graph_list, ids)
@@ -267,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-size", type=int, default=None)
     t.add_argument("--test-size", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="train an ensemble, one member per seed on one shared split, into OUT/seed<k>; predictions "
+                        "of the folder are the members' mean with their standard deviation")
     t.add_argument("--split-seed", type=int, default=None,
                    help="seed of the split and of the size subsets (default: --seed); fix it to vary only the model seed")
     t.add_argument("--split", default="80-10-10", help="80-10-10 | 70-30 | file | fold0..4 | a split .json")

@@ -27,3 +27,15 @@ def aggregate(runs: list[dict]) -> dict:
     """Mean and standard deviation of each numeric metric over runs: {key: (mean, std)}."""
     keys = [k for k, v in runs[0].items() if isinstance(v, (int, float))]
     return {k: (float(np.mean([r[k] for r in runs])), float(np.std([r[k] for r in runs]))) for k in keys}
+
+
+def calibration(y_true, mean, std) -> dict:
+    """How well an ensemble's spread σ [n] describes its errors |mean − y| [n]: the fraction of targets within
+    ±1σ and ±2σ (0.683 and 0.954 for Gaussian errors of standard deviation σ), the Spearman correlation between
+    |error| and σ (> 0: larger σ flags larger errors) and the mean σ (target units)."""
+    t, m, s = (np.asarray(a, dtype=np.float64) for a in (y_true, mean, std))
+    err = np.abs(m - t)
+    return {"within_1sigma": float((err <= s).mean()), "within_2sigma": float((err <= 2 * s).mean()),
+            "spearman_abs_error_sigma": float(spearmanr(err, s).statistic) if len(t) > 1 and s.std() > 0
+            else float("nan"),
+            "mean_sigma": float(s.mean()), "n": int(len(t))}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from aecgcnn import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.data.cache import build_graphs, write_problems
 from aecgcnn.data.datasets import Entry
@@ -59,6 +60,7 @@ class Predictions:
     ids: list[str]
     paths: list[str]
     values: list[float]
+    stds: list[float] | None = None  # ensemble standard deviation per entry (None for a single model)
     atoms: list[dict] = field(default_factory=list)  # per-atom attention rows (aecgcnn.explain) when requested
     failures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -73,6 +75,9 @@ def predict_files(model, meta: dict, paths, with_attention: bool = False, batch_
     paths = {e.id: e.meta.get("path", e.source) for e in entries}
     model.eval().to(device)
     out = Predictions([], [], [], failures=failures)
+    ensemble = hasattr(model, "predict_with_std")
+    if with_attention and ensemble:
+        raise InputError("per-atom attention needs one model: pass a member's checkpoint (ENSEMBLE/seed0)")
     if with_attention:  # one crystal at a time: the per-atom table of aecgcnn.explain (pooling and neighbour weights)
         from aecgcnn.explain import explain_graphs
         atoms, extra = explain_graphs(model.cpu(), graphs, [e.id for e in entries])
@@ -81,9 +86,15 @@ def predict_files(model, meta: dict, paths, with_attention: bool = False, batch_
         out.paths = [paths[i] for i in out.ids]
         out.atoms = atoms.to_dict("records")
         return out
+    out.stds = [] if ensemble else None
     for batch in make_loader(ds, batch_size, device=device):
         batch = batch.to(device)
-        out.values.extend(model.predict(batch).cpu().tolist())
+        if ensemble:
+            mean, std = model.predict_with_std(batch)
+            out.values.extend(mean.cpu().tolist())
+            out.stds.extend(std.cpu().tolist())
+        else:
+            out.values.extend(model.predict(batch).cpu().tolist())
         out.ids.extend(batch.ids)
         out.paths.extend(paths[i] for i in batch.ids)
     return out

@@ -66,6 +66,10 @@ def predict_dataset(model, dataset: GraphDataset, batch_size: int = 64, device="
     preds, targets = [], []
     for batch in make_loader(dataset, batch_size, device=device):
         batch = batch.to(device, non_blocking=True)
+        if hasattr(model, "predict_with_std"):  # an ensemble: the members' mean
+            preds.append(model.predict(batch).float().cpu())
+            targets.append(batch.target.cpu())
+            continue
         with torch.autocast(device_type=device.type if hasattr(device, "type") else "cpu",
                             dtype=torch.bfloat16, enabled=amp):
             out = model(batch)

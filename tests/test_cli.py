@@ -62,3 +62,40 @@ def test_python_dash_m_runs_the_same_command_line():
     import sys
     r = subprocess.run([sys.executable, "-m", "aecgcnn", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "train" in r.stdout
+
+
+def test_an_ensemble_trains_on_one_split_and_predicts_mean_and_std(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AECGCNN_CACHE", str(tmp_path / "cache"))
+    folder = make_folder(tmp_path)
+    ens = tmp_path / "ens"
+    assert main(["train", "--dataset", str(folder), "--preset", "cgcnn", "--epochs", "2", "--batch-size", "8",
+                 "--seeds", "0", "1", "2", "--out", str(ens)]) == 0
+    assert "within ±1σ" in capsys.readouterr().out
+    metrics = json.loads((ens / "metrics.json").read_text())
+    tests = [json.loads((ens / f"seed{s}" / "metrics.json").read_text())["split_meta"] for s in (0, 1, 2)]
+    assert tests[0] == tests[1] == tests[2]  # one shared split
+    member_ids = pd.read_csv(ens / "seed0" / "test_predictions.csv")["id"].tolist()
+    table = pd.read_csv(ens / "test_predictions.csv")
+    assert table["id"].tolist() == member_ids and (table["std"] >= 0).all() and (table["std"] > 0).any()
+    members = [pd.read_csv(ens / f"seed{s}" / "test_predictions.csv")["prediction"] for s in (0, 1, 2)]
+    assert abs(table["prediction"] - sum(members) / 3).max() < 1e-4  # the members' mean
+    assert 0 <= metrics["calibration"]["within_1sigma"] <= metrics["calibration"]["within_2sigma"] <= 1
+    preds = tmp_path / "preds.csv"
+    assert main(["predict", str(ens), str(folder), "--out", str(preds)]) == 0
+    p = pd.read_csv(preds).set_index("id")
+    assert "3 members" in p.columns[-1]
+    for row in table.itertuples():
+        assert abs(p.loc[row.id].iloc[1] - row.prediction) < 1e-4
+    assert main(["explain", str(ens), str(folder), "--out", str(tmp_path / "x")]) == 2  # one model needed
+
+
+def test_calibration_of_gaussian_errors():
+    import numpy as np
+
+    from aecgcnn.metrics import calibration
+    rng = np.random.default_rng(0)
+    sigma = rng.uniform(0.5, 2.0, 20000)
+    y = rng.normal(0.0, sigma)
+    c = calibration(y, np.zeros_like(y), sigma)
+    assert abs(c["within_1sigma"] - 0.683) < 0.01 and abs(c["within_2sigma"] - 0.954) < 0.01
+    assert c["spearman_abs_error_sigma"] > 0.2
