@@ -137,6 +137,27 @@ def cmd_predict(args):
     report_failures(pred.failures, out.with_name(out.stem + "_skipped.csv"))
 
 
+def cmd_screen(args):
+    from aecgcnn.checkpoint import load_checkpoint
+    from aecgcnn.screen import screen, top_structures
+    from aecgcnn.train import resolve_device
+    device = resolve_device(args.device)
+    model, meta = load_checkpoint(args.checkpoint, device)
+    r = screen(model, meta, args.sources, args.out, batch_size=args.batch_size, workers=args.workers,
+               descending=not args.ascending, device=device)
+    print(f"screened {r.n_predicted} structures ({r.n_skipped} skipped"
+          + (f", listed in {r.skipped}" if r.skipped else "") + (f"; {r.n_done_before} done before, resumed"
+                                                               if r.n_done_before else "") + f") -> {r.ranked}")
+    if args.top_attention:
+        from aecgcnn.explain import explain_graphs
+        single = model.members[0] if hasattr(model, "members") else model
+        ids, graphs = top_structures(r.ranked, args.sources, args.top_attention, meta["graph_settings"])
+        atoms, _ = explain_graphs(single.cpu(), graphs, ids)
+        path = Path(args.out).with_name(Path(args.out).stem + f"_top{args.top_attention}_atoms.csv")
+        atoms.to_csv(path, index=False)
+        print(f"per-atom attention of the top {len(ids)} -> {path}")
+
+
 def cmd_evaluate(args):
     from aecgcnn.checkpoint import load_checkpoint
     from aecgcnn.data.datasets import load_entries
@@ -315,6 +336,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--device", default="auto")
     q.add_argument("--cache-dir", default=None)
     q.set_defaults(func=cmd_predict)
+
+    q = sub.add_parser("screen", help="rank a large CIF collection (folders, .tar[.gz|.xz|.bz2], .zip) by "
+                                      "prediction: streamed, parallel, resumable")
+    q.add_argument("checkpoint", help="a checkpoint, run folder or ensemble folder (adds the σ column)")
+    q.add_argument("sources", nargs="+", help="CIF files, folders (searched recursively) or archives")
+    q.add_argument("--out", default="ranked.csv")
+    q.add_argument("--ascending", action="store_true", help="rank the lowest prediction first")
+    q.add_argument("--workers", type=int, default=None, help="graph-building processes (default: CPU count)")
+    q.add_argument("--batch-size", type=int, default=32)
+    q.add_argument("--top-attention", type=int, default=0, metavar="K",
+                   help="also write the per-atom attention table of the K best-ranked structures")
+    q.add_argument("--device", default="auto")
+    q.set_defaults(func=cmd_screen)
 
     q = sub.add_parser("baseline", help="Moosavi-style descriptor baseline (random forest / gradient boosting)")
     q.add_argument("--dataset", required=True)

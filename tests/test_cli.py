@@ -99,3 +99,39 @@ def test_calibration_of_gaussian_errors():
     c = calibration(y, np.zeros_like(y), sigma)
     assert abs(c["within_1sigma"] - 0.683) < 0.01 and abs(c["within_2sigma"] - 0.954) < 0.01
     assert c["spearman_abs_error_sigma"] > 0.2
+
+
+def test_screen_streams_archives_skips_bad_files_and_resumes(tmp_path, capsys, monkeypatch):
+    import tarfile
+    import zipfile
+    monkeypatch.setenv("AECGCNN_CACHE", str(tmp_path / "cache"))
+    folder = make_folder(tmp_path)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(folder), "--preset", "cgcnn", "--epochs", "1", "--batch-size", "8",
+                 "--out", str(out)]) == 0
+    cifs = sorted(folder.glob("*.cif"))
+    (folder / "broken.cif").write_text("data_x\n_cell_length_a 3\n")
+    with tarfile.open(tmp_path / "part.tar.xz", "w:xz") as tf:
+        for f in cifs[:10] + [folder / "broken.cif"]:
+            tf.add(f, arcname=f"mofs/{f.name}")
+    with zipfile.ZipFile(tmp_path / "part.zip", "w") as zf:
+        for f in cifs[10:]:
+            zf.write(f, arcname=f.name)
+    ranked = tmp_path / "ranked.csv"
+    args = ["screen", str(out), str(tmp_path / "part.tar.xz"), "--out", str(ranked), "--workers", "2",
+            "--batch-size", "4"]
+    assert main(args[:3] + ["--out", str(ranked), "--workers", "2", "--batch-size", "4"]) == 0  # the archive alone
+    first = pd.read_csv(ranked)
+    assert len(first) == 10 and "broken" in (tmp_path / "ranked_skipped.csv").read_text()
+    assert main(args[:3] + [str(tmp_path / "part.zip")] + args[3:] + ["--top-attention", "3"]) == 0  # resumed
+    assert "11 done before" in capsys.readouterr().out  # 10 predicted + 1 skipped
+    table = pd.read_csv(ranked)
+    assert len(table) == 24 and table["rank"].tolist() == list(range(1, 25))
+    assert table.iloc[:, 2].is_monotonic_decreasing
+    direct = tmp_path / "direct.csv"
+    assert main(["predict", str(out), str(folder), "--out", str(direct)]) == 0
+    d = pd.read_csv(direct).set_index("id").iloc[:, 1]
+    for row in table.itertuples():
+        assert abs(d[row.id] - row[3]) < 1e-5  # the same numbers as predict
+    atoms = pd.read_csv(tmp_path / "ranked_top3_atoms.csv")
+    assert atoms["id"].unique().tolist() == table["id"][:3].tolist()

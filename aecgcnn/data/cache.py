@@ -73,16 +73,23 @@ def graph_from_cif(text: str, source: str, settings: GraphSettings) -> CrystalGr
     return build_graph(parsed.structure, settings.cutoff, settings.max_neighbors, parsed.charges, source)
 
 
+def safe_graph(text: str, source: str, settings: GraphSettings) -> tuple[CrystalGraph | None, str | None]:
+    """(graph, None), or (None, a message naming ``source`` and the problem): never raises, so that one bad file
+    cannot kill a bulk job."""
+    try:
+        return graph_from_cif(text, source, settings), None
+    except InputError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001
+        return None, f"{source}: unexpected error while building the graph ({type(exc).__name__}: {exc})"
+
+
 def _build_one(args):
     key, text, source, settings, cache_root = args
-    try:
-        graph = graph_from_cif(text, source, settings)
-    except InputError as exc:
-        return key, None, str(exc)
-    except Exception as exc:  # never let one file kill a bulk build
-        return key, None, f"{source}: unexpected error while building the graph ({type(exc).__name__}: {exc})"
-    GraphCache(cache_root, settings).put(key, graph)
-    return key, graph, None
+    graph, err = safe_graph(text, source, settings)
+    if graph is not None:
+        GraphCache(cache_root, settings).put(key, graph)
+    return key, graph, err
 
 
 @dataclass
