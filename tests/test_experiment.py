@@ -1,40 +1,6 @@
-"""aecgcnn.experiment: the run-folder lock that keeps two processes from writing one run."""
+"""aecgcnn.experiment: run reuse (waiting for a live owner, records of older versions), resuming, seeding."""
 import subprocess
 import sys
-
-import pytest
-
-from aecgcnn import InputError
-from aecgcnn.experiment import run_dir_lock
-
-
-def test_a_live_owner_blocks_a_second_process(tmp_path):
-    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        (tmp_path / ".lock").write_text(str(owner.pid))
-        with pytest.raises(InputError, match=f"pid {owner.pid}"):
-            with run_dir_lock(tmp_path):
-                pass
-        assert (tmp_path / ".lock").read_text() == str(owner.pid)  # the owner's lock is left alone
-    finally:
-        owner.kill()
-        owner.wait()
-
-
-def test_a_stale_lock_is_taken_over_and_released(tmp_path):
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (tmp_path / ".lock").write_text(gone.stdout.strip())
-    with run_dir_lock(tmp_path):
-        assert (tmp_path / ".lock").exists()
-    assert not (tmp_path / ".lock").exists()
-
-
-def test_the_lock_is_released_when_the_run_fails(tmp_path):
-    with pytest.raises(RuntimeError):
-        with run_dir_lock(tmp_path):
-            raise RuntimeError("training diverged")
-    assert not (tmp_path / ".lock").exists()
-
 
 
 def test_run_or_load_waits_for_the_owner_then_reuses(tmp_path, monkeypatch):
@@ -43,8 +9,8 @@ def test_run_or_load_waits_for_the_owner_then_reuses(tmp_path, monkeypatch):
     import time
     from dataclasses import asdict
 
-    from aecgcnn import experiment
-    monkeypatch.setattr(experiment, "LOCK_POLL_SECONDS", 0.1)
+    from aecgcnn import experiment, runlock
+    monkeypatch.setattr(runlock, "LOCK_POLL_SECONDS", 0.1)
     exp = experiment.Experiment(dataset="toy", preset="cgcnn", out_dir=str(tmp_path))
     (tmp_path / "history.csv").write_text("epoch,val_mae\n1,0.5\n")
     (tmp_path / "metrics.json").write_text(json.dumps({"experiment": asdict(exp), "test": {}}))
