@@ -32,6 +32,20 @@ def _run(cmd: list[str], env: dict) -> tuple[float, float, str]:
     return dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.stdout + r.stderr
 
 
+def _atom_rows(cif: str) -> int:
+    """Rows of a CIF that look like atom sites (label, type, three fractional coordinates, ...)."""
+    n = 0
+    for line in cif.splitlines():
+        t = line.split()
+        if len(t) >= 5:
+            try:
+                float(t[2]), float(t[3]), float(t[4])
+                n += 1
+            except ValueError:
+                pass
+    return n
+
+
 def _largest(args, workdir: Path, env: dict):
     """Train one step and predict on the largest MOF, each in a fresh process: (atoms, train MiB, predict MiB)."""
     code = f"""
@@ -54,7 +68,7 @@ print(b.atomic_numbers.shape[0], resource.getrusage(resource.RUSAGE_SELF).ru_max
 """
     from aecgcnn.data.datasets import load_entries
     entries = load_entries(DATASET, args.data_dir)
-    biggest = max(entries, key=lambda e: e.cif.count("\n"))  # CIF lines ~ atoms in the asymmetric unit ...
+    biggest = max(entries, key=lambda e: _atom_rows(e.cif))  # CoRE-2019 CIFs are P1: atom rows = atoms
     out = {}
     for mode in ("train", "predict"):
         r = subprocess.run([sys.executable, "-c", code.replace("{ID!r}", repr(biggest.id)), mode],
@@ -105,7 +119,7 @@ def main():
           f"| ≥ 150 MOFs/s |")
     for mode, (mof, atoms, mib) in largest.items():
         what = "one training step (batch of 1)" if mode == "train" else "prediction"
-        print(f"| largest MOF by CIF length ({mof}, {atoms:,} atoms): {what} | peak RSS {mib:,.0f} MiB | ≤ 4,096 MiB |")
+        print(f"| largest MOF by atom count ({mof}, {atoms:,} atoms): {what} | peak RSS {mib:,.0f} MiB | ≤ 4,096 MiB |")
 
 
 if __name__ == "__main__":

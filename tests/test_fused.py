@@ -47,8 +47,9 @@ CHUNK_CASES = [(p, o, None) for p, o in CASES] + [(p, o, 3) for p, o in CHUNKED]
 @pytest.mark.parametrize("preset,options,chunk", CHUNK_CASES, ids=[
     f"{p}-{'-'.join(map(str, o.values()))}-{'chunks-of-3-atoms' if c else 'one-chunk'}" for p, o, c in CHUNK_CASES])
 def test_fast_path_equals_plain_path(preset, options, chunk, monkeypatch):
-    if chunk is not None:  # several chunks and a ragged last one (the batch has 14 atoms)
+    if chunk is not None:  # several chunks and a ragged last one (the batch has 14 atoms), compiled at once
         monkeypatch.setattr(fused, "chunk_rows", lambda *args: chunk)
+        monkeypatch.setattr(fused, "COMPILE_AFTER", 0)
     torch.manual_seed(0)
     b = batch()
     fast = model_from_preset(preset, node_dim=16, n_conv=3, fc_hidden=16, **options).double().train()

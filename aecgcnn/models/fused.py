@@ -139,13 +139,19 @@ def slot_backward(zp: torch.Tensor, node: torch.Tensor, mask: torch.Tensor, g: t
 #: how the chunk kernels run on CPU: ``compiled`` (torch.compile, fused loops; falls back to ``eager`` with a
 #: warning where compilation fails, e.g. no C++ compiler) | ``eager``. Environment: AECGCNN_KERNELS.
 KERNELS = os.environ.get("AECGCNN_KERNELS", "compiled").lower()
+#: full-chunk calls of a kernel (per shape, dtype and mode) that run eagerly before it is compiled: compiling
+#: costs seconds, so a short job (a prediction of a few hundred structures, the tests) never pays for it
+#: while a training run compiles within its first steps. Environment: AECGCNN_COMPILE_AFTER.
+COMPILE_AFTER = int(os.environ.get("AECGCNN_COMPILE_AFTER", "10000"))
 _COMPILED: dict = {}
+_CALLS: dict = {}
 
 
 def kernel_state() -> str:
     """How the chunk kernels run in this process (for provenance stamps)."""
     failed = [k for k, v in _COMPILED.items() if v is None]
-    return KERNELS + (f" (compile failed for {len(failed)} kernels: eager)" if failed else "")
+    state = f"{KERNELS} after {COMPILE_AFTER} calls" if KERNELS == "compiled" else KERNELS
+    return state + (f" (compile failed for {len(failed)} kernels: eager)" if failed else "")
 
 
 def _kernel(fn, z: torch.Tensor, key: tuple):
@@ -163,6 +169,10 @@ def _run(fn, key: tuple, full: bool, z: torch.Tensor, *args):
     """fn(z, *args, *key) with the compiled kernel for full chunks (:data:`KERNELS`); a ragged last chunk, GPU
     tensors and tracing under an outer torch.compile take the eager kernel."""
     if not full or KERNELS != "compiled" or z.device.type != "cpu" or torch.compiler.is_compiling():
+        return fn(z, *args, *key)
+    full_key = (fn.__name__, tuple(z.shape), z.dtype, *key)
+    _CALLS[full_key] = _CALLS.get(full_key, 0) + 1
+    if _CALLS[full_key] <= COMPILE_AFTER:
         return fn(z, *args, *key)
     k = _kernel(fn, z, key)
     if k is fn:
