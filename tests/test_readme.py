@@ -36,3 +36,13 @@ def test_extraction_rejects_an_ambiguous_block():
     text = "## Set up, test, run\n\n```bash\npython -m pytest a\npython -m pytest b\n```\n"
     with pytest.raises(SystemExit, match="expected one test command"):
         readme_commands.command("test", text)
+
+
+def test_readme_benchmark_tables_are_the_saved_outputs():
+    """Performance tables in README are spliced from benchmarks/results (no typed-in numbers, no drift)."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "update_readme_performance.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
+    assert "<!-- BENCH:train_throughput_cpu.txt -->" in (ROOT / "README.md").read_text()
