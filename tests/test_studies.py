@@ -1,9 +1,9 @@
-"""aecgcnn.reports: profile settings and the README's description of them."""
+"""aecgcnn.studies: profile settings and the README's description of them."""
 from pathlib import Path
 
 import pytest
 
-from aecgcnn.reports import PROFILES, profile_settings
+from aecgcnn.studies import PROFILES, profile_settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
