@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from aecgcnn import InputError, __version__
+from aecgcnn.graph import GraphSettings
 
 
 def _add_common(p):
@@ -35,7 +36,6 @@ def cmd_data_list(args):
 def cmd_data_build(args):
     from aecgcnn.data.cache import GraphCache, build_graphs
     from aecgcnn.data.datasets import load_entries
-    from aecgcnn.graph import GraphSettings
     settings = GraphSettings(cutoff=args.cutoff, max_neighbors=args.max_neighbors)
     for name in args.names:
         t = time.time()
@@ -83,7 +83,7 @@ def _experiment_from_args(args):
                       test_size=args.test_size, split_seed=args.split_seed, batch_size=args.batch_size, lr=args.lr,
                       weight_decay=args.weight_decay, protocol=args.protocol, device=args.device, amp=args.amp,
                       compile=args.compile, data_dir=args.data_dir, cache_dir=args.cache_dir, out_dir=args.out,
-                      resume=getattr(args, "resume", False))
+                      resume=getattr(args, "resume", False), cutoff=args.cutoff, max_neighbors=args.max_neighbors)
 
 
 def cmd_train(args):
@@ -278,8 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = dsub.add_parser("build", help="build and cache the graphs of datasets")
     q.add_argument("names", nargs="+")
     q.add_argument("--workers", type=int, default=None)
-    q.add_argument("--cutoff", type=float, default=8.0)
-    q.add_argument("--max-neighbors", type=int, default=12)
+    q.add_argument("--cutoff", type=float, default=GraphSettings.cutoff)
+    q.add_argument("--max-neighbors", type=int, default=GraphSettings.max_neighbors)
     q.add_argument("--report-dir", default="reports")
     _add_common(q)
     q.set_defaults(func=cmd_data_build)
@@ -306,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-size", type=int, default=None)
     t.add_argument("--test-size", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--cutoff", type=float, default=GraphSettings.cutoff,
+                   help="neighbour radius (Å) of the graphs and of the model's Gaussian and radial bases")
+    t.add_argument("--max-neighbors", type=int, default=GraphSettings.max_neighbors, help="neighbour slots per atom")
     t.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="train an ensemble, one member per seed on one shared split, into OUT/seed<k>; predictions "
                         "of the folder are the members' mean with their standard deviation")

@@ -60,6 +60,13 @@ class Experiment:
     progress: bool = True
     save_split_file: bool = True
     resume: bool = False  # continue from out_dir/train_state.pt (written after every epoch) when it exists
+    cutoff: float = GraphSettings.cutoff            # neighbour radius (Å) of the graphs and of the model's bases
+    max_neighbors: int = GraphSettings.max_neighbors  # neighbour slots per atom
+
+
+def graph_settings(exp: Experiment) -> GraphSettings:
+    """The graph settings of an experiment (its graphs are cached under their hash)."""
+    return GraphSettings(cutoff=exp.cutoff, max_neighbors=exp.max_neighbors)
 
 
 #: Experiment fields that do not change what a run computes: a saved training state may be resumed across them
@@ -81,9 +88,9 @@ def train_settings(exp: Experiment) -> dict:
 
 def model_overrides(exp: Experiment) -> dict:
     """Model config of an experiment on top of its preset: the protocol's model options (AE-CGCNN rungs
-    only; GeoCGNN has its own published recipe), then ``exp.overrides``."""
+    only; GeoCGNN has its own published recipe), the graph cutoff, then ``exp.overrides``."""
     base = {} if exp.preset == "geocgnn" else protocol(exp.protocol)["model"]
-    return {**base, **exp.overrides}
+    return {**base, "cutoff": exp.cutoff, **exp.overrides}  # the model's Gaussians and bases span the graph radius
 
 
 def initial_model(exp: Experiment):
@@ -131,7 +138,7 @@ def load_datasets(exp: Experiment, split: dict, entries, report_dir: Path | None
     wanted = set(split["train"]) | set(split["val"]) | set(split["test"])
     chosen = [e for e in entries if e.id in wanted]
     report = (report_dir / "skipped_entries.csv") if report_dir else None
-    built = build_graphs(chosen, GraphSettings(), exp.cache_dir, report_path=report, progress=exp.progress)
+    built = build_graphs(chosen, graph_settings(exp), exp.cache_dir, report_path=report, progress=exp.progress)
     index = {e.id: (g, e.target) for e, g in zip(built.entries, built.graphs)}
     sets = {}
     for part in ("train", "val", "test"):
@@ -192,7 +199,7 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
     }
     metrics["history"] = result.history
     if out:
-        save_checkpoint(out / "checkpoint.pt", model, GraphSettings(), exp.dataset, metrics["target"],
+        save_checkpoint(out / "checkpoint.pt", model, graph_settings(exp), exp.dataset, metrics["target"],
                         metrics["units"], extra={"preset": exp.preset, "test_mae": metrics["test"]["mae"], "experiment": asdict(exp)})
         # history.csv was written epoch by epoch by the trainer (TrainConfig.log_path)
         with open(out / "test_predictions.csv", "w", newline="") as fh:

@@ -135,3 +135,16 @@ def test_screen_streams_archives_skips_bad_files_and_resumes(tmp_path, capsys, m
         assert abs(d[row.id] - row[3]) < 1e-5  # the same numbers as predict
     atoms = pd.read_csv(tmp_path / "ranked_top3_atoms.csv")
     assert atoms["id"].unique().tolist() == table["id"][:3].tolist()
+
+
+def test_the_graph_cutoff_reaches_graphs_model_and_checkpoint(tmp_path, monkeypatch):
+    import torch
+    monkeypatch.setenv("AECGCNN_CACHE", str(tmp_path / "cache"))
+    folder = make_folder(tmp_path)
+    out = tmp_path / "run6"
+    assert main(["train", "--dataset", str(folder), "--preset", "edge", "--epochs", "1", "--batch-size", "8",
+                 "--cutoff", "6", "--max-neighbors", "8", "--out", str(out)]) == 0
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ckpt["graph_settings"]["cutoff"] == 6.0 and ckpt["graph_settings"]["max_neighbors"] == 8
+    assert ckpt["config"]["cutoff"] == 6.0  # the Gaussian grid spans the graph radius: 31 Gaussians
+    assert ckpt["state_dict"]["edge_embed.weight"].shape[1] == 31
