@@ -160,26 +160,17 @@ def cmd_screen(args):
 
 def cmd_evaluate(args):
     from aecgcnn.checkpoint import load_checkpoint
-    from aecgcnn.data.datasets import load_entries
-    from aecgcnn.experiment import Experiment, load_datasets, prepare_split
+    from aecgcnn.experiment import evaluation_set
     from aecgcnn.train import evaluate, resolve_device
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
-    saved = dict(meta.get("extra", {}).get("experiment", {}))
-    dataset = args.dataset or saved.get("dataset") or meta.get("dataset")
-    same = dataset == saved.get("dataset")
-    exp = Experiment(**{**(saved if same else {}), "dataset": dataset, "data_dir": args.data_dir,
-                        "cache_dir": args.cache_dir, "out_dir": None, "save_split_file": False,
-                        **({"split": args.split_file} if args.split_file else {}),
-                        **({} if same else {"split": args.split_file or "80-10-10"})})
-    entries = load_entries(dataset, args.data_dir)
-    if args.split == "all":
-        split = {"train": [], "val": [], "test": [e.id for e in entries], "meta": {}}
-    else:
-        split = prepare_split(exp, entries)
-    sets, _ = load_datasets(exp, split, entries)
-    part = "test" if args.split == "all" else args.split
-    m = evaluate(model, sets[part], device=device)
+    dataset, data = evaluation_set(meta, args.split, args.dataset, args.split_file, args.data_dir, args.cache_dir)
+    m = evaluate(model, data, device=device)
+    if hasattr(model, "predict_with_std"):  # an ensemble: how well its σ describes its errors
+        from aecgcnn.ensemble import predict_with_std
+        from aecgcnn.metrics import calibration
+        mean, std, target = predict_with_std(model, data, device=device)
+        m["calibration"] = calibration(target, mean, std)
     print(json.dumps({"checkpoint": str(args.checkpoint), "dataset": dataset, "split": args.split, **m}, indent=2))
 
 

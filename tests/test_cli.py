@@ -87,6 +87,11 @@ def test_an_ensemble_trains_on_one_split_and_predicts_mean_and_std(tmp_path, cap
     for row in table.itertuples():
         assert abs(p.loc[row.id].iloc[1] - row.prediction) < 1e-4
     assert main(["explain", str(ens), str(folder), "--out", str(tmp_path / "x")]) == 2  # one model needed
+    capsys.readouterr()
+    assert main(["evaluate", str(ens), "--split", "test"]) == 0  # the members' shared test split, rebuilt
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{\n"):])
+    assert abs(report["mae"] - metrics["test"]["mae"]) < 1e-5 and "within_1sigma" in report["calibration"]
 
 
 def test_calibration_of_gaussian_errors():
