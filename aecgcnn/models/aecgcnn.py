@@ -17,13 +17,13 @@ Choices the paper leaves open (also in the README model card):
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
 
 from aecgcnn.features import ATOM_FEATURES, atom_feature_table
-from aecgcnn.models.common import (MaskedBatchNorm, TargetNormalizer, check_atomic_numbers, edge_input_fn,
+from aecgcnn.models.common import (MaskedBatchNorm, CrystalModel, check_atomic_numbers, edge_input_fn,
                                    segment_mean, segment_softmax, segment_sum)
 from aecgcnn.models.fused import edge_attention, edge_embedding, edge_update, folded_batchnorm_weights
 
@@ -222,16 +222,15 @@ class ConvLayer(nn.Module):
         return v_new, e, info
 
 
-class AECGCNN(nn.Module):
+class AECGCNN(CrystalModel):
     """The configurable AE-CGCNN ladder. ``forward(batch)`` → normalised predictions [B];
     ``predict(batch)`` → predictions in target units [B]."""
 
     kind = "aecgcnn"
 
     def __init__(self, config: AECGCNNConfig | dict | None = None):
-        super().__init__()
         cfg = config if isinstance(config, AECGCNNConfig) else AECGCNNConfig.from_dict(config or {})
-        self.config = cfg
+        super().__init__(cfg)
         # node input per element (one-hot Z or CGCNN properties), not saved: rebuilt from the config
         self.register_buffer("atom_table", atom_feature_table(cfg.atom_features, cfg.n_elements), persistent=False)
         self.embed = nn.Linear(self.atom_table.shape[1] + int(cfg.use_charges), cfg.node_dim)  # atom features (+q) -> 64
@@ -244,10 +243,6 @@ class AECGCNN(nn.Module):
         act = ACTIVATIONS[cfg.activation]
         self.pre_readout = act() if cfg.readout_preact else nn.Identity()  # on the pooled vector (reference CGCNN)
         self.readout = nn.Sequential(nn.Linear(cfg.node_dim, cfg.fc_hidden), act(), nn.Linear(cfg.fc_hidden, 1))
-        self.normalizer = TargetNormalizer()
-
-    def config_dict(self) -> dict:
-        return asdict(self.config)
 
     def compile_layers(self) -> "AECGCNN":
         """torch.compile the conv layers (one compiled graph shared by all layers, dynamic atom count):
@@ -298,8 +293,3 @@ class AECGCNN(nn.Module):
             attn["pooling"] = w.detach()
             return out, attn
         return out
-
-    @torch.no_grad()
-    def predict(self, batch) -> torch.Tensor:
-        """Predictions in target units [B] (eval mode is the caller's choice)."""
-        return self.normalizer.denorm(self.forward(batch))

@@ -2,6 +2,8 @@
 the target normaliser, and input features of a batch."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import torch
 from torch import nn
 
@@ -123,3 +125,26 @@ class TargetNormalizer(nn.Module):
 
     def denorm(self, y: torch.Tensor) -> torch.Tensor:
         return y * self.std + self.mean
+
+
+class CrystalModel(nn.Module):
+    """The interface every model family shares (the trainer, checkpoints, predict, screen and explain use only
+    this): ``kind`` (the name checkpoints record), ``config`` (a dataclass, saved in checkpoints), ``normalizer``
+    (target statistics, saved with the weights), ``forward(batch, return_attention=False)`` → normalised
+    predictions [B] (with ``return_attention``, also a dict of attention tensors, empty when the family has none),
+    ``predict(batch)`` → predictions in target units [B], ``config_dict()``."""
+
+    kind = ""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.normalizer = TargetNormalizer()
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)
+
+    @torch.no_grad()
+    def predict(self, batch) -> torch.Tensor:
+        """Predictions in target units [B] (eval mode is the caller's choice)."""
+        return self.normalizer.denorm(self.forward(batch))

@@ -6,13 +6,13 @@ Deviations from the published code (README model card): the graph is our masked 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
 
 from aecgcnn.features import geo_radial_basis, plane_wave_basis
-from aecgcnn.models.common import MaskedBatchNorm, TargetNormalizer, one_hot_z, segment_sum
+from aecgcnn.models.common import MaskedBatchNorm, CrystalModel, one_hot_z, segment_sum
 
 
 @dataclass
@@ -83,15 +83,14 @@ class GeoBlock(nn.Module):
         return x, pooled
 
 
-class GeoCGNN(nn.Module):
+class GeoCGNN(CrystalModel):
     """GeoCGNN: ``forward(batch)`` → normalised predictions [B]; ``predict`` → target units."""
 
     kind = "geocgnn"
 
     def __init__(self, config: GeoCGNNConfig | dict | None = None):
-        super().__init__()
         cfg = config if isinstance(config, GeoCGNNConfig) else GeoCGNNConfig.from_dict(config or {})
-        self.config = cfg
+        super().__init__(cfg)
         H = cfg.hidden
         self.embed = nn.Linear(cfg.n_elements, H, bias=False)  # x0 = σ(W_e onehot)
         self.blocks = nn.ModuleList([GeoBlock(cfg, t < cfg.n_blocks - 1) for t in range(cfg.n_blocks)])
@@ -99,10 +98,6 @@ class GeoCGNN(nn.Module):
             nn.Linear(H, H // 2), nn.BatchNorm1d(H // 2), nn.ELU(),
             nn.Linear(H // 2, H // 4), nn.BatchNorm1d(H // 4), nn.ELU(),
             nn.Linear(H // 4, 1))
-        self.normalizer = TargetNormalizer()
-
-    def config_dict(self) -> dict:
-        return asdict(self.config)
 
     def compile_layers(self) -> "GeoCGNN":
         """torch.compile every block (dynamic atom count); the last block differs, so two graphs compile."""
@@ -123,7 +118,3 @@ class GeoCGNN(nn.Module):
             total = total + pooled  # crystal vector = Σ_t p_t
         out = self.readout(total).squeeze(-1)
         return (out, {}) if return_attention else out
-
-    @torch.no_grad()
-    def predict(self, batch) -> torch.Tensor:
-        return self.normalizer.denorm(self.forward(batch))
