@@ -297,6 +297,7 @@ def test_protocols_set_model_and_optimiser():
     paper = Experiment(dataset="toy", preset="cgcnn", overrides={"activation": "softplus"})
     assert train_settings(paper) == {"epochs": 50, "lr": 1e-3, "weight_decay": 5e-4, "batch_size": 64}
     assert model_overrides(paper)["activation"] == "softplus" and model_overrides(paper)["atom_features"] == "onehot"
-    assert model_overrides(Experiment(dataset="toy", preset="geocgnn", protocol="reference-cgcnn")) == {"cutoff": 8.0}  # the graph radius only
+    geo = Experiment(dataset="toy", preset="geocgnn", protocol="reference-cgcnn")
+    assert model_overrides(geo) == {"cutoff": 8.0}  # GeoCGNN takes the graph radius only
     with pytest.raises(ValueError, match="protocol"):
         train_settings(Experiment(dataset="toy", protocol="mine"))
