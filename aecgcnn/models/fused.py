@@ -109,11 +109,20 @@ def _weights(filt: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
 def slot_forward(zp: torch.Tensor, node: torch.Tensor, mask: torch.Tensor, heads: int, mode: str,
                  activation: str) -> torch.Tensor:
     """out [c, M, F] = Σ_k w · act(core) for one chunk of c atoms: z = zp + node (broadcast over slots) viewed
-    [c, K, M, 2, F] (filter logits, core); zp [c, K, O] (neighbour and edge terms), node [c, O] (self term and
-    bias), mask [c, K]."""
+    [c, K, M, 2, F] (filter logits, core); zp [c, K, O] (neighbour and edge terms; overwritten when run eagerly),
+    node [c, O] (self term and bias), mask [c, K]. The softmax is normalised after the sum over slots
+    (Σ_k (p/den)·a = (Σ_k p·a)/den), so no pass divides the [c, K, M, F] weights."""
     c, K, O = zp.shape
-    filt, core = (zp + node.unsqueeze(1)).view(c, K, heads, 2, O // (2 * heads)).unbind(3)
-    return (_weights(filt, mask, mode) * _act(core, activation)).sum(1)
+    z = zp + node.unsqueeze(1) if torch.compiler.is_compiling() else zp.add_(node.unsqueeze(1))
+    filt, core = z.view(c, K, heads, 2, O // (2 * heads)).unbind(3)
+    m = mask.view(c, K, 1, 1)
+    a = _act(core, activation)
+    if mode == "gate":
+        return (torch.sigmoid(filt) * m * a).sum(1)
+    dims = (1, 2) if mode == "joint" else (1,)
+    p = filt.masked_fill(~m, float("-inf"))
+    p = torch.exp(p - p.amax(dim=dims, keepdim=True))
+    return (p * a).sum(1) / p.sum(dim=dims, keepdim=True).squeeze(1)
 
 
 def slot_backward(zp: torch.Tensor, node: torch.Tensor, mask: torch.Tensor, g: torch.Tensor, out: torch.Tensor,
@@ -226,10 +235,10 @@ class EdgeAttention(torch.autograd.Function):
         for s in range(0, N, rows):
             t = min(N, s + rows)
             zp = gather_project(nbrp, e, w_edge, nbr, s, t)
-            out[s:t] = _run(slot_forward, key, t - s == rows, zp, node[s:t], mask[s:t])
-            if need_weights:
+            if need_weights:  # before the kernel, which may overwrite zp
                 z = (zp + node[s:t].unsqueeze(1)).view(t - s, K, heads, 2, -1)
                 weights[s:t] = _weights(z[:, :, :, 0], mask[s:t], mode).mean(-1)
+            out[s:t] = _run(slot_forward, key, t - s == rows, zp, node[s:t], mask[s:t])
         ctx.save_for_backward(node, nbrp, e, w_edge, nbr, mask, out)
         ctx.heads, ctx.mode, ctx.activation = heads, mode, activation
         ctx.mark_non_differentiable(weights)
