@@ -69,6 +69,14 @@ def _parse_option(text: str) -> tuple[str, object]:
         return key.strip(), value
 
 
+def _add_model_and_cifs(q, out: str) -> None:
+    """The arguments of the commands that apply a model to CIFs: CHECKPOINT (file, run or ensemble folder),
+    PATHS (CIF files or folders) and --out."""
+    q.add_argument("checkpoint", help="a checkpoint, a run folder or an ensemble folder")
+    q.add_argument("paths", nargs="+", help="CIF files or folders of CIFs")
+    q.add_argument("--out", default=out)
+
+
 def _experiment_from_args(args):
     from aecgcnn.experiment import Experiment
     overrides = dict(_parse_option(o) for o in args.model_option or [])
@@ -321,9 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     q = sub.add_parser("predict", help="predict CIF files (or folders of CIFs) with a checkpoint")
-    q.add_argument("checkpoint")
-    q.add_argument("paths", nargs="+")
-    q.add_argument("--out", default="predictions.csv")
+    _add_model_and_cifs(q, "predictions.csv")
     q.add_argument("--attention", default=None,
                    help="also write the per-atom attention table (pooling weight, neighbour attention received; "
                         "as aecgcnn explain) to this CSV")
@@ -355,9 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_baseline)
 
     q = sub.add_parser("explain", help="per-atom attention: CSV, XYZ/CIF with importance, Figure 3 views, statistics")
-    q.add_argument("checkpoint")
-    q.add_argument("paths", nargs="+")
-    q.add_argument("--out", default="explain")
+    _add_model_and_cifs(q, "explain")
     q.add_argument("--top-k", type=int, default=3)
     q.add_argument("--max-figures", type=int, default=10)
     q.add_argument("--cache-dir", default=None)

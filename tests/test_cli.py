@@ -21,12 +21,18 @@ def make_folder(tmp_path):
     return folder
 
 
-def test_train_predict_evaluate(tmp_path, capsys, monkeypatch):
+def train_tiny(tmp_path, monkeypatch, out, *extra, preset="cgcnn", epochs=2):
+    """The tiny folder of :func:`make_folder` (graph cache in tmp_path) trained into ``out``: the folder."""
     monkeypatch.setenv("AECGCNN_CACHE", str(tmp_path / "cache"))
     folder = make_folder(tmp_path)
+    assert main(["train", "--dataset", str(folder), "--preset", preset, "--epochs", str(epochs), "--batch-size", "8",
+                 *extra, "--out", str(out)]) == 0
+    return folder
+
+
+def test_train_predict_evaluate(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
-    assert main(["train", "--dataset", str(folder), "--preset", "cgcnn", "--epochs", "2", "--batch-size", "8",
-                 "--out", str(out)]) == 0
+    folder = train_tiny(tmp_path, monkeypatch, out)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["sizes"]["train"] + metrics["sizes"]["val"] + metrics["sizes"]["test"] == 24
     assert len(pd.read_csv(out / "history.csv")) == 2
@@ -65,11 +71,8 @@ def test_python_dash_m_runs_the_same_command_line():
 
 
 def test_an_ensemble_trains_on_one_split_and_predicts_mean_and_std(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("AECGCNN_CACHE", str(tmp_path / "cache"))
-    folder = make_folder(tmp_path)
     ens = tmp_path / "ens"
-    assert main(["train", "--dataset", str(folder), "--preset", "cgcnn", "--epochs", "2", "--batch-size", "8",
-                 "--seeds", "0", "1", "2", "--out", str(ens)]) == 0
+    folder = train_tiny(tmp_path, monkeypatch, ens, "--seeds", "0", "1", "2")
     assert "within ±1σ" in capsys.readouterr().out
     metrics = json.loads((ens / "metrics.json").read_text())
     tests = [json.loads((ens / f"seed{s}" / "metrics.json").read_text())["split_meta"] for s in (0, 1, 2)]
@@ -109,11 +112,8 @@ def test_calibration_of_gaussian_errors():
 def test_screen_streams_archives_skips_bad_files_and_resumes(tmp_path, capsys, monkeypatch):
     import tarfile
     import zipfile
-    monkeypatch.setenv("AECGCNN_CACHE", str(tmp_path / "cache"))
-    folder = make_folder(tmp_path)
     out = tmp_path / "run"
-    assert main(["train", "--dataset", str(folder), "--preset", "cgcnn", "--epochs", "1", "--batch-size", "8",
-                 "--out", str(out)]) == 0
+    folder = train_tiny(tmp_path, monkeypatch, out, epochs=1)
     cifs = sorted(folder.glob("*.cif"))
     (folder / "broken.cif").write_text("data_x\n_cell_length_a 3\n")
     with tarfile.open(tmp_path / "part.tar.xz", "w:xz") as tf:
@@ -144,11 +144,8 @@ def test_screen_streams_archives_skips_bad_files_and_resumes(tmp_path, capsys, m
 
 def test_the_graph_cutoff_reaches_graphs_model_and_checkpoint(tmp_path, monkeypatch):
     import torch
-    monkeypatch.setenv("AECGCNN_CACHE", str(tmp_path / "cache"))
-    folder = make_folder(tmp_path)
     out = tmp_path / "run6"
-    assert main(["train", "--dataset", str(folder), "--preset", "edge", "--epochs", "1", "--batch-size", "8",
-                 "--cutoff", "6", "--max-neighbors", "8", "--out", str(out)]) == 0
+    train_tiny(tmp_path, monkeypatch, out, "--cutoff", "6", "--max-neighbors", "8", preset="edge", epochs=1)
     ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
     assert ckpt["graph_settings"]["cutoff"] == 6.0 and ckpt["graph_settings"]["max_neighbors"] == 8
     assert ckpt["config"]["cutoff"] == 6.0  # the Gaussian grid spans the graph radius: 31 Gaussians
