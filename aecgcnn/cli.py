@@ -261,10 +261,14 @@ def cmd_reproduce(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dataclasses import fields
+
+    from aecgcnn.experiment import Experiment
     from aecgcnn.features import ATOM_FEATURES
     from aecgcnn.models import LADDER
     from aecgcnn.models.aecgcnn import ACTIVATIONS
-    from aecgcnn.protocols import DEFAULT_PROTOCOL, PROTOCOLS
+    from aecgcnn.protocols import PROTOCOLS
+    run = {f.name: f.default for f in fields(Experiment)}  # train's defaults are the run configuration's
     p = argparse.ArgumentParser(prog="aecgcnn", description="AE-CGCNN: attention-everywhere crystal graph networks")
     p.add_argument("--version", action="version", version=__version__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -289,11 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model and test the best-validation checkpoint")
     t.add_argument("--dataset", required=True, help="named dataset, CGCNN-layout folder or CSV/JSONL table")
-    t.add_argument("--preset", default="ae-cgcnn", choices=LADDER + ["geocgnn"])
+    t.add_argument("--preset", default=run["preset"], choices=LADDER + ["geocgnn"])
     t.add_argument("--model", default="aecgcnn", choices=["aecgcnn", "geocgnn"])
     t.add_argument("--geo-features", default=None, choices=["none", "radial", "plane", "radial+plane"],
                    help="override the preset's GeoCGNN edge features (Table III: radial)")
-    t.add_argument("--protocol", default=DEFAULT_PROTOCOL, choices=list(PROTOCOLS),
+    t.add_argument("--protocol", default=run["protocol"], choices=list(PROTOCOLS),
                    help="named recipe: model options + optimiser settings (aecgcnn.protocols); flags below override")
     t.add_argument("--atom-features", default=None, choices=list(ATOM_FEATURES),
                    help="node input: onehot (paper) | cgcnn (element properties)")
@@ -304,20 +308,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train-size", type=int, default=None)
     t.add_argument("--val-size", type=int, default=None)
     t.add_argument("--test-size", type=int, default=None)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--cutoff", type=float, default=GraphSettings.cutoff,
+    t.add_argument("--seed", type=int, default=run["seed"])
+    t.add_argument("--cutoff", type=float, default=run["cutoff"],
                    help="neighbour radius (Å) of the graphs and of the model's Gaussian and radial bases")
-    t.add_argument("--max-neighbors", type=int, default=GraphSettings.max_neighbors, help="neighbour slots per atom")
+    t.add_argument("--max-neighbors", type=int, default=run["max_neighbors"], help="neighbour slots per atom")
     t.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="train an ensemble, one member per seed on one shared split, into OUT/seed<k>; predictions "
                         "of the folder are the members' mean with their standard deviation")
     t.add_argument("--split-seed", type=int, default=None,
                    help="seed of the split and of the size subsets (default: --seed); fix it to vary only the model seed")
-    t.add_argument("--split", default="80-10-10", help="80-10-10 | 70-30 | file | fold0..4 | a split .json")
+    t.add_argument("--split", default=run["split"], help="80-10-10 | 70-30 | file | fold0..4 | a split .json")
     t.add_argument("--batch-size", type=int, default=None, help="default: the protocol's (paper 64, reference-cgcnn 256)")
     t.add_argument("--lr", type=float, default=None, help="default: the protocol's (1e-3)")
     t.add_argument("--weight-decay", type=float, default=None, help="default: the protocol's (paper 5e-4, reference-cgcnn 0)")
-    t.add_argument("--device", default="auto")
+    t.add_argument("--device", default=run["device"])
     t.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the rest of the model too (the conv kernels are compiled anyway; measured: no gain)")
