@@ -198,11 +198,9 @@ def cmd_baseline(args):
 
 
 def cmd_explain(args):
-    import pandas as pd
     from aecgcnn.checkpoint import load_checkpoint
-    from aecgcnn.explain import explain_graphs, importance_statistics, plot_importance, write_cif, write_extxyz
+    from aecgcnn.explain import explain_graphs, write_explanation
     from aecgcnn.predict import graphs_for_files, report_failures
-    from aecgcnn.reports import save_figure
     model, meta = load_checkpoint(args.checkpoint, "cpu")
     if hasattr(model, "predict_with_std"):
         raise InputError(f"{args.checkpoint}: explain needs one model, not an ensemble: pass a member "
@@ -211,25 +209,8 @@ def cmd_explain(args):
     ids = [e.id for e in entries]
     atoms, extra = explain_graphs(model, graph_list, ids)
     out = Path(args.out)
-    (out / "structures").mkdir(parents=True, exist_ok=True)
-    atoms.to_csv(out / "atoms.csv", index=False)
-    heads = [{"id": cid, "layer": layer, "head": head, "weight": float(w[layer, head])}
-             for cid, w in extra["head_weights"].items() for layer in range(w.shape[0]) for head in range(w.shape[1])]
-    pd.DataFrame(heads).to_csv(out / "head_weights.csv", index=False)
-    pd.DataFrame({"id": list(extra["prediction"]), "prediction": list(extra["prediction"].values())}).to_csv(
-        out / "predictions.csv", index=False)
-    graphs = dict(zip(ids, graph_list))
-    for k, cid in enumerate(ids):
-        sub = atoms[atoms["id"] == cid]
-        write_extxyz(sub, graphs[cid], out / "structures" / f"{cid}.xyz")
-        write_cif(sub, graphs[cid], out / "structures" / f"{cid}_importance.cif")
-        if k < args.max_figures:
-            fig = plot_importance(sub, graphs[cid], args.top_k, f"{cid}: {extra['prediction'][cid]:.3g} {meta['units']}")
-            save_figure(fig, f"fig3_{cid}", out / "figures")
-            fig.clf()
-    stats = importance_statistics(atoms, graphs)
-    for key, table in stats.items():
-        table.to_csv(out / f"importance_by_{key}.csv", index=False)
+    stats = write_explanation(atoms, extra, dict(zip(ids, graph_list)), out, args.top_k, args.max_figures,
+                              meta.get("units", ""))
     print(f"explained {len(ids)} structures -> {out} (atoms.csv, head_weights.csv, structures/, figures/, "
           f"importance_by_*.csv)")
     print(stats["metal"].to_string(index=False))

@@ -178,3 +178,32 @@ def plot_importance(atoms: pd.DataFrame, graph: CrystalGraph, top_k: int = 3, ti
     ax.set_title(title, fontsize=9)
     ax.set_axis_off()
     return ax.figure
+
+
+def write_explanation(atoms: pd.DataFrame, extra: dict, graphs: dict, out, top_k: int = 3, max_figures: int = 10,
+                      units: str = "") -> dict:
+    """Write what :func:`explain_graphs` found into ``out``: ``atoms.csv``, ``head_weights.csv``,
+    ``predictions.csv``, ``structures/<id>.xyz`` and ``<id>_importance.cif`` (importance per atom),
+    ``figures/fig3_<id>`` (Figure 3 views of the first ``max_figures``, ``top_k`` atoms marked) and
+    ``importance_by_<key>.csv``; ``graphs``: id → CrystalGraph. Returns :func:`importance_statistics`."""
+    from aecgcnn.reports import save_figure
+    out = Path(out)
+    (out / "structures").mkdir(parents=True, exist_ok=True)
+    atoms.to_csv(out / "atoms.csv", index=False)
+    heads = [{"id": cid, "layer": layer, "head": head, "weight": float(w[layer, head])}
+             for cid, w in extra["head_weights"].items() for layer in range(w.shape[0]) for head in range(w.shape[1])]
+    pd.DataFrame(heads).to_csv(out / "head_weights.csv", index=False)
+    pd.DataFrame({"id": list(extra["prediction"]), "prediction": list(extra["prediction"].values())}).to_csv(
+        out / "predictions.csv", index=False)
+    for k, cid in enumerate(graphs):
+        sub = atoms[atoms["id"] == cid]
+        write_extxyz(sub, graphs[cid], out / "structures" / f"{cid}.xyz")
+        write_cif(sub, graphs[cid], out / "structures" / f"{cid}_importance.cif")
+        if k < max_figures:
+            fig = plot_importance(sub, graphs[cid], top_k, f"{cid}: {extra['prediction'][cid]:.3g} {units}")
+            save_figure(fig, f"fig3_{cid}", out / "figures")
+            fig.clf()
+    stats = importance_statistics(atoms, graphs)
+    for key, table in stats.items():
+        table.to_csv(out / f"importance_by_{key}.csv", index=False)
+    return stats
