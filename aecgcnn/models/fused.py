@@ -93,6 +93,16 @@ def chunk_rows(n_slots: int, width: int, itemsize: int = 4) -> int:
     return max(1, CHUNK_BYTES * torch.get_num_threads() // max(1, n_slots * width * itemsize))
 
 
+def chunks(like: torch.Tensor, n_atoms: int, n_slots: int, width: int):
+    """(s, t, full) for consecutive chunks of atoms s..t-1 covering 0..n_atoms-1: :func:`chunk_rows` atoms each on
+    CPU (``full`` False only for a ragged last chunk), one chunk of everything on other devices. ``like``: a
+    tensor of the chunked computation (its device and item size)."""
+    rows = chunk_rows(n_slots, width, like.element_size()) if like.device.type == "cpu" else max(n_atoms, 1)
+    for s in range(0, n_atoms, rows):
+        t = min(n_atoms, s + rows)
+        yield s, t, t - s == rows
+
+
 def _weights(filt: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
     """Neighbour weights w [c, K, M, F] from filter logits filt [c, K, M, F] and mask [c, K]: ``gate`` σ(filt)·mask
     (Eq. 3); ``joint`` softmax over slots × heads (Eqs. 6-7); ``per-head`` softmax over the slots of each head.
@@ -230,15 +240,13 @@ class EdgeAttention(torch.autograd.Function):
         O = node.shape[1]
         out = node.new_empty(N, heads, O // (2 * heads))
         weights = node.new_empty(N, K, heads) if need_weights else node.new_empty(0)
-        rows = chunk_rows(K, O, node.element_size()) if node.device.type == "cpu" else N
         key = (heads, mode, activation)
-        for s in range(0, N, rows):
-            t = min(N, s + rows)
+        for s, t, full in chunks(node, N, K, O):
             zp = gather_project(nbrp, e, w_edge, nbr, s, t)
             if need_weights:  # before the kernel, which may overwrite zp
                 z = (zp + node[s:t].unsqueeze(1)).view(t - s, K, heads, 2, -1)
                 weights[s:t] = _weights(z[:, :, :, 0], mask[s:t], mode).mean(-1)
-            out[s:t] = _run(slot_forward, key, t - s == rows, zp, node[s:t], mask[s:t])
+            out[s:t] = _run(slot_forward, key, full, zp, node[s:t], mask[s:t])
         ctx.save_for_backward(node, nbrp, e, w_edge, nbr, mask, out)
         ctx.heads, ctx.mode, ctx.activation = heads, mode, activation
         ctx.mark_non_differentiable(weights)
@@ -255,13 +263,11 @@ class EdgeAttention(torch.autograd.Function):
         g_e = torch.empty(e.shape, dtype=e.dtype, device=e.device)
         g_wt = w_edge.new_zeros(D, O)                           # ∂L/∂W_eᵀ (the faster GEMM orientation)
         w_t = w_edge.T.contiguous()
-        rows = chunk_rows(K, O, node.element_size()) if node.device.type == "cpu" else N
         key = (ctx.heads, ctx.mode, ctx.activation)
-        for s in range(0, N, rows):
-            t = min(N, s + rows)
+        for s, t, full in chunks(node, N, K, O):
             c = t - s
             zp = gather_project(nbrp, e, w_edge, nbr, s, t)
-            gz, g_node[s:t] = _run(slot_backward, key, c == rows, zp, node[s:t], mask[s:t], g[s:t], out[s:t])
+            gz, g_node[s:t] = _run(slot_backward, key, full, zp, node[s:t], mask[s:t], g[s:t], out[s:t])
             flat = gz.view(c * K, O)
             g_nbrp.index_add_(0, nbr[s:t].reshape(-1), flat)
             e_c = e[s:t].reshape(c * K, D)
@@ -298,11 +304,9 @@ class EdgeUpdate(torch.autograd.Function):
         N, K = nbr.shape
         D = e.shape[-1]
         out = torch.empty(e.shape, dtype=e.dtype, device=e.device)
-        rows = chunk_rows(K, D, e.element_size()) if e.device.type == "cpu" else N
-        for s in range(0, N, rows):
-            t = min(N, s + rows)
+        for s, t, full in chunks(e, N, K, D):
             pp = gather_project(nbrp, e, w, nbr, s, t)
-            out[s:t] = _run(edge_forward, (activation,), t - s == rows, pp, node[s:t], e[s:t], mask[s:t])
+            out[s:t] = _run(edge_forward, (activation,), full, pp, node[s:t], e[s:t], mask[s:t])
         ctx.save_for_backward(node, nbrp, e, w, nbr, mask)
         ctx.activation = activation
         return out
@@ -317,12 +321,10 @@ class EdgeUpdate(torch.autograd.Function):
         g_nbrp = torch.zeros_like(nbrp)
         g_e = torch.empty(e.shape, dtype=e.dtype, device=e.device)
         g_wt = w.new_zeros(D, D)
-        rows = chunk_rows(K, D, e.element_size()) if e.device.type == "cpu" else N
-        for s in range(0, N, rows):
-            t = min(N, s + rows)
+        for s, t, full in chunks(e, N, K, D):
             c = t - s
             pp = gather_project(nbrp, e, w, nbr, s, t)
-            gm, g_pre, g_node[s:t] = _run(edge_backward, (ctx.activation,), c == rows, pp, node[s:t], g[s:t],
+            gm, g_pre, g_node[s:t] = _run(edge_backward, (ctx.activation,), full, pp, node[s:t], g[s:t],
                                           mask[s:t])
             flat = g_pre.view(c * K, D)
             g_nbrp.index_add_(0, nbr[s:t].reshape(-1), flat)
@@ -343,9 +345,7 @@ class EdgeEmbedding(torch.autograd.Function):
         N, K = mask.shape
         H, D = weight.shape
         out = weight.new_empty(N, K, H)
-        rows = chunk_rows(K, D + H, weight.element_size()) if weight.device.type == "cpu" else N
-        for s in range(0, N, rows):
-            t = min(N, s + rows)
+        for s, t, _ in chunks(weight, N, K, D + H):
             x = features(s, t).reshape((t - s) * K, D)
             torch.addmm(bias, x, weight.T, out=out[s:t].view((t - s) * K, H))
             out[s:t] *= mask[s:t].unsqueeze(-1)
@@ -360,9 +360,7 @@ class EdgeEmbedding(torch.autograd.Function):
         H, D = weight.shape
         g = g * mask.unsqueeze(-1)
         g_wt = weight.new_zeros(D, H)
-        rows = chunk_rows(K, D + H, weight.element_size()) if weight.device.type == "cpu" else N
-        for s in range(0, N, rows):
-            t = min(N, s + rows)
+        for s, t, _ in chunks(weight, N, K, D + H):
             g_wt.addmm_(ctx.features(s, t).reshape((t - s) * K, D).T, g[s:t].reshape((t - s) * K, H))
         return g_wt.T, g.sum((0, 1)), None, None
 
