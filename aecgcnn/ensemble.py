@@ -44,6 +44,15 @@ class Ensemble(nn.Module):
         return self.predict_with_std(batch)[0]
 
 
+@torch.no_grad()
+def predict_values(model, batch) -> tuple[list[float], list[float] | None]:
+    """A batch's predictions in target units as lists: an ensemble's mean and σ, or one model's values and None."""
+    if hasattr(model, "predict_with_std"):
+        mean, std = model.predict_with_std(batch)
+        return mean.cpu().tolist(), std.cpu().tolist()
+    return model.predict(batch).cpu().tolist(), None
+
+
 def is_ensemble(path) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
@@ -76,7 +85,7 @@ def train_ensemble(exp, seeds: list[int], entries=None) -> dict:
     members' mean and σ, regression metrics and :func:`aecgcnn.metrics.calibration`. Members that finished
     before are reused and interrupted ones resumed (:func:`aecgcnn.experiment.run_or_load`)."""
     from aecgcnn.data.datasets import load_entries
-    from aecgcnn.experiment import load_datasets, prepare_split, run_or_load
+    from aecgcnn.experiment import evaluation_set, run_or_load
     from aecgcnn.provenance import stamp
     from aecgcnn.train import resolve_device
     if not exp.out_dir:
@@ -93,10 +102,8 @@ def train_ensemble(exp, seeds: list[int], entries=None) -> dict:
                                             "split_seed": split_seed}, indent=2))
     device = resolve_device(exp.device)
     ensemble, meta = load_ensemble(out, device)
-    split = prepare_split(replace(base, seed=seeds[0], save_split_file=False), entries)
-    sets, _ = load_datasets(replace(base, progress=False), {"train": [], "val": [], "test": split["test"],
-                                                            "meta": {}}, entries)
-    mean, std, target = predict_with_std(ensemble, sets["test"], device=device)
+    _, test = evaluation_set(meta, "test", data_dir=exp.data_dir, cache_dir=exp.cache_dir, entries=entries)
+    mean, std, target = predict_with_std(ensemble, test, device=device)
     metrics = {"test": regression_metrics(target, mean), "calibration": calibration(target, mean, std),
                "members": members, "member_test": aggregate([m["test"] for m in members]),
                "experiment": asdict(base), "seeds": list(seeds), "units": meta.get("units", ""),
@@ -104,6 +111,6 @@ def train_ensemble(exp, seeds: list[int], entries=None) -> dict:
     with open(out / "test_predictions.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "target", "prediction", "std"])
-        w.writerows(zip(sets["test"].ids, target.tolist(), mean.tolist(), std.tolist()))
+        w.writerows(zip(test.ids, target.tolist(), mean.tolist(), std.tolist()))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

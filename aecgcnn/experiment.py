@@ -148,24 +148,22 @@ def load_datasets(exp: Experiment, split: dict, entries, report_dir: Path | None
 
 
 def evaluation_set(meta: dict, part: str = "test", dataset: str | None = None, split_file: str | None = None,
-                   data_dir=None, cache_dir=None) -> tuple[str, GraphDataset]:
+                   data_dir=None, cache_dir=None, entries=None) -> tuple[str, GraphDataset]:
     """The crystals a checkpoint is evaluated on: (dataset name, GraphDataset). ``meta``: a checkpoint's metadata
     (:func:`aecgcnn.checkpoint.load_checkpoint`), whose recorded experiment rebuilds the same split; ``part``
     ``train`` | ``val`` | ``test`` | ``all`` (every labelled entry); ``dataset``: another dataset (then an
-    80-10-10 split, or ``split_file``)."""
+    80-10-10 split, or ``split_file``); ``entries``: the dataset's entries when the caller has them. Only the
+    graphs of ``part`` are read."""
     saved = dict(meta.get("extra", {}).get("experiment", {}))
     dataset = dataset or saved.get("dataset") or meta.get("dataset")
     same = dataset == saved.get("dataset")
     exp = Experiment(**{**(saved if same else {}), "dataset": dataset, "data_dir": data_dir, "cache_dir": cache_dir,
                         "out_dir": None, "save_split_file": False, **({"split": split_file} if split_file else {}),
                         **({} if same else {"split": split_file or "80-10-10"})})
-    entries = load_entries(dataset, data_dir)
-    if part == "all":
-        split = {"train": [], "val": [], "test": [e.id for e in entries], "meta": {}}
-    else:
-        split = prepare_split(exp, entries)
-    sets, _ = load_datasets(exp, split, entries)
-    return dataset, sets["test" if part == "all" else part]
+    entries = entries if entries is not None else load_entries(dataset, data_dir)
+    ids = [e.id for e in entries] if part == "all" else prepare_split(exp, entries)[part]
+    sets, _ = load_datasets(exp, {"train": [], "val": [], "test": ids}, entries)
+    return dataset, sets["test"]
 
 
 def run_experiment(exp: Experiment, entries=None) -> dict:
