@@ -9,6 +9,7 @@ import torch
 from aecgcnn import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.data.cache import build_graphs, write_problems
+from aecgcnn.ensemble import predict_values
 from aecgcnn.data.datasets import Entry
 
 
@@ -88,13 +89,10 @@ def predict_files(model, meta: dict, paths, with_attention: bool = False, batch_
         return out
     out.stds = [] if ensemble else None
     for batch in make_loader(ds, batch_size, device=device):
-        batch = batch.to(device)
-        if ensemble:
-            mean, std = model.predict_with_std(batch)
-            out.values.extend(mean.cpu().tolist())
-            out.stds.extend(std.cpu().tolist())
-        else:
-            out.values.extend(model.predict(batch).cpu().tolist())
+        values, stds = predict_values(model, batch.to(device))
+        out.values.extend(values)
+        if stds is not None:
+            out.stds.extend(stds)
         out.ids.extend(batch.ids)
         out.paths.extend(paths[i] for i in batch.ids)
     return out

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from aecgcnn import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.data.cache import safe_graph, write_problems
+from aecgcnn.ensemble import predict_values
 
 ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".zip")
 ROW_FIELDS = ["origin", "id", "prediction", "std", "atoms", "problem"]
@@ -97,7 +98,6 @@ def screen(model, meta: dict, sources, out, batch_size: int = 32, workers: int |
     rows_path = out.with_name(out.name + ".rows.csv")
     done = done_origins(rows_path)
     settings = meta["graph_settings"]
-    ensemble = hasattr(model, "predict_with_std")
     model.eval().to(device)
     workers = workers or os.cpu_count() or 1
     fresh = not rows_path.exists()
@@ -122,12 +122,12 @@ def screen(model, meta: dict, sources, out, batch_size: int = 32, workers: int |
                     continue
                 pending.append((origin, cid, graph))
                 if len(pending) == batch_size:
-                    n_pred += _predict_rows(model, ensemble, pending, w, device)
+                    n_pred += _predict_rows(model, pending, w, device)
                     bar.update(len(pending))
                     pending = []
                     fh.flush()
             if pending:
-                n_pred += _predict_rows(model, ensemble, pending, w, device)
+                n_pred += _predict_rows(model, pending, w, device)
                 bar.update(len(pending))
             fh.flush()
     bar.close()
@@ -136,15 +136,10 @@ def screen(model, meta: dict, sources, out, batch_size: int = 32, workers: int |
 
 
 @torch.no_grad()
-def _predict_rows(model, ensemble: bool, items, writer, device) -> int:
+def _predict_rows(model, items, writer, device) -> int:
     ds = GraphDataset([g for _, _, g in items], None, [o for o, _, _ in items])
-    batch = next(iter(make_loader(ds, len(items)))).to(device)
-    if ensemble:
-        mean, std = model.predict_with_std(batch)
-        std = std.cpu().tolist()
-    else:
-        mean, std = model.predict(batch), [""] * len(items)
-    for (origin, cid, g), m, s in zip(items, mean.cpu().tolist(), std):
+    mean, std = predict_values(model, next(iter(make_loader(ds, len(items)))).to(device))
+    for (origin, cid, g), m, s in zip(items, mean, std or [""] * len(items)):
         writer.writerow({"origin": origin, "id": cid, "prediction": m, "std": s, "atoms": g.num_atoms})
     return len(items)
 
