@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from aecgcnn import InputError, __version__
@@ -52,10 +53,13 @@ def cmd_data_download(args):
     from aecgcnn.data.sources import FILES, download
     root = resolve_data_dir(args.data_dir, allow_demo=False)
     for name in args.names:
+        if name not in DATASETS:
+            raise InputError(f"{name}: unknown dataset; choose from {sorted(DATASETS)}")
         for rel in DATASETS[name].files:
             if rel not in FILES:
                 raise InputError(f"{name}: {DATASETS[name].description}")
-            print(f"{rel}: present, SHA-256 verified ({download(rel, root)[0]})")
+            path, done = download(rel, root, args.mirror)
+            print(f"{rel}: {'present, SHA-256 verified' if done == 'verified' else 'rebuilt from upstream, checked against the manifest'} ({path})")
 
 
 def _parse_option(text: str) -> tuple[str, object]:
@@ -78,7 +82,16 @@ def _add_model_and_cifs(q, out: str) -> None:
 
 
 def _experiment_from_args(args):
-    from aecgcnn.experiment import Experiment
+    from aecgcnn.experiment import Experiment, experiment_from_dict
+    if getattr(args, "config", None):
+        try:
+            record = json.loads(Path(args.config).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{args.config}: cannot read the run configuration ({exc})") from None
+        exp = experiment_from_dict(record, args.config)
+        return replace(exp, resume=exp.resume or args.resume)
+    if not args.dataset:
+        raise InputError("aecgcnn train needs --dataset (or --config with a run configuration)")
     overrides = dict(_parse_option(o) for o in args.model_option or [])
     for key in ("geo_features", "atom_features", "activation"):
         if getattr(args, key):
@@ -95,23 +108,37 @@ def _experiment_from_args(args):
 
 
 def cmd_train(args):
-    from aecgcnn.experiment import run_experiment
+    from aecgcnn import distributed
     exp = _experiment_from_args(args)
+    ctx = distributed.init_from_env(exp.device)  # torchrun: join the process group (gloo on CPU, NCCL on GPU)
+    try:
+        _train(args, exp, ctx.is_main)
+    finally:
+        distributed.shutdown()
+
+
+def _train(args, exp, main: bool) -> None:
+    """The body of ``aecgcnn train`` (``main``: this process prints; the other torchrun ranks stay quiet)."""
+    from aecgcnn.experiment import run_experiment
     if args.seeds:
         from aecgcnn.ensemble import train_ensemble
         m = train_ensemble(exp, args.seeds)
+        if not main:
+            return
         t, c = m["test"], m["calibration"]
         print(f"ensemble of {len(args.seeds)} (seeds {args.seeds}, shared split seed {m['experiment']['split_seed']}): "
               f"test MAE {t['mae']:.4f} {m['units']} (members {m['member_test']['mae'][0]:.4f} ± "
               f"{m['member_test']['mae'][1]:.4f}); within ±1σ {c['within_1sigma']:.2f} (Gaussian 0.68), ±2σ "
               f"{c['within_2sigma']:.2f} (0.95), Spearman(|error|, σ) {c['spearman_abs_error_sigma']:.2f}")
-        print(f"wrote {Path(args.out)}/ensemble.json, metrics.json, test_predictions.csv (mean, std), seed*/")
+        print(f"wrote {Path(exp.out_dir)}/ensemble.json, metrics.json, test_predictions.csv (mean, std), seed*/")
         return
     m = run_experiment(exp)
+    if not main:
+        return
     t = m["test"]
     print(f"test: MAE {t['mae']:.4f} {m['units']}  RMSE {t['rmse']:.4f}  R2 {t['r2']:.3f}  SRCC {t['srcc']:.3f} "
           f"(n={t['n']}, best epoch {m['best_epoch']}, {m['train_seconds']:.0f} s on {m['provenance']['device']})")
-    print(f"wrote {Path(args.out) / 'checkpoint.pt'}, history.csv, metrics.json, test_predictions.csv")
+    print(f"wrote {Path(exp.out_dir) / 'checkpoint.pt'}, history.csv, metrics.json, test_predictions.csv")
 
 
 def cmd_predict(args):
@@ -267,13 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--report-dir", default="reports")
     _add_common(q)
     q.set_defaults(func=cmd_data_build)
-    q = dsub.add_parser("download", help="fetch the public data files (needs internet)")
+    q = dsub.add_parser("download", help="verify the data files, or rebuild missing ones from their public upstream "
+                                         "sources (needs internet)")
+    q.add_argument("--mirror", default=None, metavar="URL",
+                   help="fetch upstream files from this mirror of https://raw.githubusercontent.com")
     q.add_argument("names", nargs="+")
     _add_common(q)
     q.set_defaults(func=cmd_data_download)
 
     t = sub.add_parser("train", help="train a model and test the best-validation checkpoint")
-    t.add_argument("--dataset", required=True, help="named dataset, CGCNN-layout folder or CSV/JSONL table")
+    t.add_argument("--dataset", default=None,
+                   help="named dataset, CGCNN-layout folder or CSV/JSONL table (required unless --config)")
     t.add_argument("--preset", default=run["preset"], choices=LADDER + ["geocgnn"])
     t.add_argument("--model", default="aecgcnn", choices=["aecgcnn", "geocgnn"])
     t.add_argument("--geo-features", default=None, choices=["none", "radial", "plane", "radial+plane"],
@@ -307,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the rest of the model too (the conv kernels are compiled anyway; measured: no gain)")
     t.add_argument("--out", default="runs/latest")
+    t.add_argument("--config", default=None, metavar="JSON",
+                   help="the whole run configuration from a JSON file (Experiment fields, e.g. a run's run.json or "
+                        "metrics.json); other flags except --resume are then ignored; unknown keys are errors")
     t.add_argument("--resume", action="store_true",
                    help="continue from OUT/train_state.pt (written after every epoch): a killed run loses at most "
                         "one epoch and continues bit for bit; --epochs may be raised to extend a run")

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from aecgcnn import InputError
+from aecgcnn import InputError, distributed
 from aecgcnn.data.batch import make_loader
 from aecgcnn.metrics import aggregate, calibration, regression_metrics
 
@@ -98,6 +98,8 @@ def train_ensemble(exp, seeds: list[int], entries=None) -> dict:
     for s in seeds:
         m = run_or_load(replace(base, seed=s, out_dir=str(out / f"seed{s}")), entries)
         members.append({"seed": s, "path": f"seed{s}/checkpoint.pt", "test": m["test"]})
+    if not distributed.context().is_main:  # under torchrun rank 0 tests the ensemble and writes its files
+        return distributed.broadcast_object(None)
     (out / MANIFEST).write_text(json.dumps({"members": [m["path"] for m in members], "seeds": list(seeds),
                                             "split_seed": split_seed}, indent=2))
     device = resolve_device(exp.device)
@@ -113,4 +115,4 @@ def train_ensemble(exp, seeds: list[int], entries=None) -> dict:
         w.writerow(["id", "target", "prediction", "std"])
         w.writerows(zip(test.ids, target.tolist(), mean.tolist(), std.tolist()))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return metrics
+    return distributed.broadcast_object(metrics)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aecgcnn import InputError
+from aecgcnn import InputError, distributed
 from aecgcnn.checkpoint import save_checkpoint
 from aecgcnn.data.batch import GraphDataset
 from aecgcnn.data.cache import build_graphs, write_problems
@@ -62,6 +62,20 @@ class Experiment:
     resume: bool = False  # continue from out_dir/train_state.pt (written after every epoch) when it exists
     cutoff: float = GraphSettings.cutoff            # neighbour radius (Å) of the graphs and of the model's bases
     max_neighbors: int = GraphSettings.max_neighbors  # neighbour slots per atom
+
+
+def experiment_from_dict(record: dict, source: str = "run configuration") -> Experiment:
+    """An :class:`Experiment` from a dict of its fields (a ``run.json`` or the ``experiment`` record of a run's
+    ``metrics.json``); unknown keys are an InputError naming ``source`` and the keys, missing ones take defaults."""
+    if "experiment" in record and "dataset" not in record:  # a metrics.json
+        record = record["experiment"]
+    known = {f.name for f in fields(Experiment)}
+    unknown = sorted(set(record) - known)
+    if unknown:
+        raise InputError(f"{source}: unknown keys {unknown}; an experiment has {sorted(known)}")
+    if "dataset" not in record:
+        raise InputError(f"{source}: no 'dataset'")
+    return Experiment(**record)
 
 
 def graph_settings(exp: Experiment) -> GraphSettings:
@@ -172,21 +186,28 @@ def run_experiment(exp: Experiment, entries=None) -> dict:
     out = Path(exp.out_dir) if exp.out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
-    with run_dir_lock(out):
+    main = distributed.context().is_main  # under torchrun rank 0 holds the folder and writes into it
+    with run_dir_lock(out if main else None):
         return _train_and_test(exp, entries, out)
 
 
 def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
-    """The body of :func:`run_experiment` (the run folder is already claimed)."""
+    """The body of :func:`run_experiment` (the run folder is already claimed). Under torchrun every rank
+    runs it: rank 0 builds the graphs first (the others read its cache), prints, writes the run's files and
+    computes the test metrics, which every rank returns."""
+    ctx = distributed.context()
+    if not ctx.is_main:  # the other ranks: no messages, no files, no progress bars (they read the training state)
+        exp = replace(exp, progress=False, save_split_file=False)
     entries, unlabelled = split_labelled(entries)
-    if unlabelled:
+    if unlabelled and ctx.is_main:
         print(f"[aecgcnn] {len(unlabelled)} entries have no label (NaN or missing) and are left out of the split"
               + (f"; listed in {out / 'unlabelled_entries.csv'}" if out else ""))
         if out:
             write_problems(out / "unlabelled_entries.csv",
                            [(e.id, f"{e.source}: label is NaN or missing") for e in unlabelled])
     split = prepare_split(exp, entries)
-    sets, built = load_datasets(exp, split, entries, out)
+    with distributed.main_first():
+        sets, built = load_datasets(exp, split, entries, out if ctx.is_main else None)
     if len(sets["train"]) < 2 or len(sets["val"]) < 1 or len(sets["test"]) < 1:
         raise InputError(f"{exp.dataset}: too few crystals after the split "
                          f"(train {len(sets['train'])}, val {len(sets['val'])}, test {len(sets['test'])})")
@@ -196,6 +217,15 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
                        progress=exp.progress, log_path=str(out / "history.csv") if out else None,
                        state_path=str(out / "train_state.pt") if out else None, resume=exp.resume)
     result = train_model(model, sets["train"], sets["val"], tcfg, identity=run_identity(exp))
+    if not ctx.is_main:
+        return distributed.broadcast_object(None)
+    metrics = _test_and_write(exp, model, sets, split, built, unlabelled, result, ts, out)
+    return distributed.broadcast_object(metrics)
+
+
+def _test_and_write(exp: Experiment, model, sets, split, built, unlabelled, result, ts, out: Path | None) -> dict:
+    """Test and train metrics of a trained model, with everything that describes the run; written to ``out``
+    (checkpoint.pt, test_predictions.csv, metrics.json) when given."""
     device = resolve_device(exp.device)
     p_test, t_test = predict_dataset(model, sets["test"], ts["batch_size"], device)
     p_train, t_train = predict_dataset(model, sets["train"], ts["batch_size"], device)
@@ -247,38 +277,81 @@ def same_experiment(saved: dict, exp: Experiment) -> bool:
     return recorded == {k: v for k, v in asdict(exp).items() if k not in ignore}
 
 
-def run_or_load(exp: Experiment, entries=None) -> dict:
+def run_or_load(exp: Experiment, entries=None, processes: int | str = 1) -> dict:
     """Reuse a finished run in ``exp.out_dir`` when its recorded experiment is identical (notebooks that
     share runs, e.g. Figures 1–2 and Table I); otherwise run it, resuming an interrupted run of the same
-    experiment from its last finished epoch. Returns metrics with ``history``."""
-    if exp.out_dir:
-        out = Path(exp.out_dir)
-        wait_for_run_dir(out)
-        if (out / "metrics.json").exists() and (out / "history.csv").exists():
-            metrics = json.loads((out / "metrics.json").read_text())
-            same_data = metrics.get("data_root", _data_root(exp)) == _data_root(exp)  # older runs: not recorded
-            if same_data and same_experiment(metrics.get("experiment", {}), exp):
-                with open(out / "history.csv", newline="") as fh:
-                    metrics["history"] = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
-                print(f"[aecgcnn] reusing finished run {out}")
-                return metrics
-        state = out / "train_state.pt"
-        if state.exists():
-            import torch
-            if torch.load(state, map_location="cpu", weights_only=False).get("identity") == run_identity(exp):
-                print(f"[aecgcnn] resuming the interrupted run in {out}")
-                return run_experiment(replace(exp, resume=True), entries)
-            print(f"[aecgcnn] {state} is the state of another experiment: training afresh")
+    experiment from its last finished epoch. Returns metrics with ``history``. ``processes`` > 1 (or ``"auto"``:
+    one per GPU): train with that many data-parallel ranks through torchrun (:func:`run_torchrun`). Under
+    torchrun itself rank 0 decides and every rank follows."""
+    decision = distributed.broadcast_object(_reuse_decision(exp) if distributed.context().is_main else None)
+    if decision[0] == "reuse":
+        return decision[1]
+    exp = replace(exp, resume=True) if decision[0] == "resume" else exp
+    n = distributed.resolve_processes(processes)
+    if n > 1 and not distributed.context().active:
+        return run_torchrun(exp, n)
     return run_experiment(exp, entries)
 
 
-def run_seeds(exp: Experiment, seeds: list[int], entries=None) -> dict:
+def run_torchrun(exp: Experiment, processes: int) -> dict:
+    """Train ``exp`` with ``processes`` data-parallel ranks: writes ``out_dir/run.json`` and runs
+    ``python -m torch.distributed.run --standalone --nproc-per-node N -m aecgcnn train --config run.json``
+    (gloo on CPU, NCCL on GPUs), then returns the run's metrics with ``history``."""
+    import subprocess
+    import sys
+    if not exp.out_dir:
+        raise InputError("a torchrun job needs an output folder (out_dir)")
+    out = Path(exp.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config = out / "run.json"
+    config.write_text(json.dumps(asdict(exp), indent=2))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
+           "-m", "aecgcnn", "train", "--config", str(config)]
+    print(f"[aecgcnn] {' '.join(cmd)}")
+    if subprocess.run(cmd).returncode != 0:
+        raise RuntimeError(f"{out}: the torchrun job failed (its output is above); rerun resumes it")
+    return read_run(out)
+
+
+def read_run(out: Path) -> dict:
+    """The metrics of a finished run folder (``metrics.json``) with its per-epoch ``history`` (``history.csv``)."""
+    metrics = json.loads((Path(out) / "metrics.json").read_text())
+    with open(Path(out) / "history.csv", newline="") as fh:
+        metrics["history"] = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    return metrics
+
+
+def _reuse_decision(exp: Experiment) -> tuple[str, dict | None]:
+    """``("reuse", metrics with history)`` for a finished identical run in ``exp.out_dir``, ``("resume", None)``
+    for an interrupted one, else ``("train", None)``."""
+    if not exp.out_dir:
+        return "train", None
+    out = Path(exp.out_dir)
+    wait_for_run_dir(out)
+    if (out / "metrics.json").exists() and (out / "history.csv").exists():
+        metrics = read_run(out)
+        same_data = metrics.get("data_root", _data_root(exp)) == _data_root(exp)  # older runs: not recorded
+        if same_data and same_experiment(metrics.get("experiment", {}), exp):
+            print(f"[aecgcnn] reusing finished run {out}")
+            return "reuse", metrics
+    state = out / "train_state.pt"
+    if state.exists():
+        import torch
+        if torch.load(state, map_location="cpu", weights_only=False).get("identity") == run_identity(exp):
+            print(f"[aecgcnn] resuming the interrupted run in {out}")
+            return "resume", None
+        print(f"[aecgcnn] {state} is the state of another experiment: training afresh")
+    return "train", None
+
+
+def run_seeds(exp: Experiment, seeds: list[int], entries=None, processes: int | str = 1) -> dict:
     """The same experiment over several seeds (each with its own random split, as the paper's 5 splits):
-    returns ``{"runs": [...], "test": {metric: (mean, std)}, "train": {...}}``."""
+    returns ``{"runs": [...], "test": {metric: (mean, std)}, "train": {...}}``. ``processes``: as
+    :func:`run_or_load`."""
     entries = entries if entries is not None else load_entries(exp.dataset, exp.data_dir)
     runs = []
     for s in seeds:
         sub = Experiment(**{**asdict(exp), "seed": s,
                             "out_dir": str(Path(exp.out_dir) / f"seed{s}") if exp.out_dir else None})
-        runs.append(run_or_load(sub, entries))
+        runs.append(run_or_load(sub, entries, processes))
     return {"runs": runs, "test": aggregate([r["test"] for r in runs]), "train": aggregate([r["train"] for r in runs])}

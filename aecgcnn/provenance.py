@@ -37,8 +37,11 @@ def device_name(device: str | torch.device = "cpu") -> str:
 
 
 def stamp(device="cpu", **extra) -> dict:
-    """A provenance record: command line, commit, package and torch versions, device, UTC time."""
-    return {"command": " ".join(sys.argv), "commit": git_commit(), "package_version": __version__,
+    """A provenance record: command line, commit, package and torch versions, device, processes (ranks of a
+    torchrun job and their backend), allocator, kernels, UTC time."""
+    from aecgcnn.distributed import context
+    ctx = context()
+    return {"processes": ctx.world_size, **({"backend": ctx.backend} if ctx.active else {}),"command": " ".join(sys.argv), "commit": git_commit(), "package_version": __version__,
             "torch": torch.__version__, "device": device_name(device), "allocator": allocator_state(),
             "kernels": kernel_state(),
             "utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}

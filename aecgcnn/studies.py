@@ -18,19 +18,21 @@ PROFILES = {
                   "batch_size": 16},
         "cpu": {"train_size": 400, "val_size": 100, "test_size": 500, "epochs": 10, "seeds": [0], "compile": True},
         "paper": {"train_size": None, "val_size": None, "test_size": None, "epochs": 50, "seeds": [0, 1, 2, 3, 4],
-                  "compile": True},
+                  "compile": True, "processes": "auto"},
     },
     "mp_curve": {  # Table III learning curve on mp-megnet-2018 (fixed MEGNet val/test subsets)
         "quick": {"sizes": [100, 200], "val_size": 50, "test_size": 100, "epochs": 2, "seeds": [0], "compile": False},
         "cpu": {"sizes": [300, 500, 1000, 3478, 6956], "val_size": 500, "test_size": 1000, "epochs": 20,
                 "seeds": [0], "compile": True},
         "paper": {"sizes": [300, 500, 1000, 3478, 6956, 13912, 27824, 44376], "val_size": None, "test_size": None,
-                  "epochs": 50, "seeds": [0, 1, 2, 3, 4], "compile": True},
+                  "epochs": 50, "seeds": [0, 1, 2, 3, 4], "compile": True, "processes": "auto"},
     },
 }
 
 
-DEFAULTS = {"batch_size": 64}  # shared by every profile unless it says otherwise
+# shared by every profile unless it says otherwise; processes: data-parallel ranks per run (torchrun), "auto" = one
+# per GPU
+DEFAULTS = {"batch_size": 64, "processes": 1}
 
 
 def profile_settings(family: str, profile: str, **overrides) -> dict:
@@ -70,5 +72,5 @@ def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str 
                          data_dir=data_dir, out_dir=str(Path(runs_dir) / dataset / split / preset),
                          overrides={**(model_options or {}), **overrides.get(preset, {})}, protocol=protocol,
                          lr=lr, weight_decay=weight_decay)
-        results[preset] = run_seeds(exp, settings["seeds"], entries)
+        results[preset] = run_seeds(exp, settings["seeds"], entries, settings.get("processes", 1))
     return results

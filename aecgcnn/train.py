@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from aecgcnn import InputError
+from aecgcnn import InputError, distributed
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.metrics import regression_metrics
 
@@ -92,11 +92,18 @@ def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: T
     (target units, running), val_loss (normalised MSE), val_mae, val_srcc, seconds.
 
     With ``config.state_path`` the whole training state (weights, optimiser, best weights so far, history, the
-    torch / numpy / data-order random states, ``identity``) is written there atomically after every epoch, so a
-    killed run loses at most one epoch; ``config.resume`` continues from it bit for bit (the same batches, the
-    same numbers as an uninterrupted run) and may extend ``epochs``. ``identity``: what the run is (e.g. the
-    experiment's settings); a saved state of another run is an error, never silently continued."""
+    torch / numpy random states, ``identity``) is written there atomically after every epoch, so a killed run
+    loses at most one epoch; ``config.resume`` continues from it bit for bit (the data order is a function of
+    seed and epoch: the same batches, the same numbers as an uninterrupted run) and may extend ``epochs``.
+    ``identity``: what the run is (e.g. the experiment's settings); a saved state of another run is an error,
+    never silently continued.
+
+    Under torchrun (:mod:`aecgcnn.distributed`) every rank trains on its atom-balanced share of each global
+    batch of ``batch_size`` crystals; the loss is scaled so that DistributedDataParallel's gradient average is
+    the gradient of the global batch's mean squared error, as in one process (batch-norm statistics are each
+    rank's own). Validation is split over the ranks and gathered; only rank 0 writes the log and the state."""
     cfg = config or TrainConfig()
+    ctx = distributed.context()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
@@ -104,72 +111,102 @@ def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: T
     if cfg.compile and hasattr(model, "compile_layers"):
         model.compile_layers()
     model.normalizer.fit(torch.tensor(train_set.targets, dtype=torch.float32, device=device))
+    net = distributed.wrap_model(model, device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    loader = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, device=device)
+    loader = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, device=device, rank=ctx.rank,
+                         world_size=ctx.world_size, min_per_rank=2)  # batch norm needs 2 crystals per rank
+    log_path = cfg.log_path if ctx.is_main else None
     result = TrainResult(device=str(device))
     best_state = None
     first, spent = 1, 0.0
     if cfg.resume and cfg.state_path and Path(cfg.state_path).exists():
-        best_state, first, spent = _load_state(cfg.state_path, identity, model, opt, loader, result)
-        if cfg.log_path:  # the log may hold rows of an epoch whose state was never written
+        best_state, first, spent = _load_state(cfg.state_path, identity, model, opt, result)
+        if log_path:  # the log may hold rows of an epoch whose state was never written
             for row in result.history:
-                append_history_row(cfg.log_path, row, fresh=row["epoch"] == 1)
+                append_history_row(log_path, row, fresh=row["epoch"] == 1)
     start = time.time() - spent
-    bar = tqdm(range(first, cfg.epochs + 1), desc=f"training {getattr(model, 'kind', '')}", disable=not cfg.progress,
-               initial=first - 1, total=cfg.epochs)
+    bar = tqdm(range(first, cfg.epochs + 1), desc=f"training {getattr(model, 'kind', '')}",
+               disable=not (cfg.progress and ctx.is_main), initial=first - 1, total=cfg.epochs)
     for epoch in bar:
         model.train()
         t0 = time.time()
-        losses, abs_err, n = [], 0.0, 0
-        for batch in loader:
-            if batch.num_crystals < 2:  # batch norm needs 2 samples; drop a last batch of one
-                continue
+        loader.batch_sampler.set_epoch(epoch)
+        global_sizes = [len(b) for b in loader.batch_sampler.global_batches()]
+        sums = torch.zeros(len(global_sizes), 2, dtype=torch.float64)  # per batch: Σ squared error (normalised), Σ |error|
+        for k, (batch, n_global) in enumerate(zip(loader, global_sizes)):
             batch = batch.to(device, non_blocking=True)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-                out = model(batch)
-            y = model.normalizer.norm(batch.target)
-            loss = torch.nn.functional.mse_loss(out.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-            abs_err += float((model.normalizer.denorm(out.detach().float()) - batch.target).abs().sum())
-            n += batch.num_crystals
-        p, t = predict_dataset(model, val_set, cfg.batch_size, device, amp)
+            squared, out = train_step(net, model, opt, batch, n_global, ctx.world_size, amp)
+            sums[k, 0] = float(squared)
+            sums[k, 1] = float((model.normalizer.denorm(out.float()) - batch.target).abs().sum())
+        distributed.all_reduce_sum(sums)
+        n_seen = sum(global_sizes)
+        p, t = _gathered_predictions(model, val_set, cfg.batch_size, device, amp, ctx)
         val = regression_metrics(t, p)
         val_loss = float(np.mean(((p - t) / float(model.normalizer.std)) ** 2))
-        row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
-               "train_mae": abs_err / max(n, 1), "val_loss": val_loss, "val_mae": val["mae"],
+        train_loss = (sums[:, 0] / torch.tensor(global_sizes, dtype=torch.float64)).mean()
+        row = {"epoch": epoch, "train_loss": float(train_loss) if global_sizes else float("nan"),
+               "train_mae": float(sums[:, 1].sum()) / max(n_seen, 1), "val_loss": val_loss, "val_mae": val["mae"],
                "val_srcc": val["srcc"], "seconds": time.time() - t0}
         result.history.append(row)
-        if cfg.log_path:
-            append_history_row(cfg.log_path, row, fresh=epoch == 1)
+        if log_path:
+            append_history_row(log_path, row, fresh=epoch == 1)
         if val["mae"] < result.best_val_mae:
             result.best_val_mae, result.best_epoch = val["mae"], epoch
             best_state = copy.deepcopy(model.state_dict())
         bar.set_postfix(train_loss=f"{row['train_loss']:.4f}", val_mae=f"{val['mae']:.4f}")
-        if cfg.state_path:
-            _save_state(cfg.state_path, identity, epoch, model, opt, loader, result, best_state, time.time() - start)
+        if cfg.state_path and ctx.is_main:
+            _save_state(cfg.state_path, identity, epoch, model, opt, result, best_state, time.time() - start)
     if best_state is not None:
         model.load_state_dict(best_state)
     result.seconds = time.time() - start
     return result
 
 
-def _save_state(path, identity, epoch, model, opt, loader, result, best_state, seconds) -> None:
+def train_step(net, model, opt, batch, n_global: int, world_size: int = 1, amp: bool = False):
+    """One optimiser step on this process's part of a global batch of ``n_global`` crystals → (Σ squared error of
+    the normalised targets over this part, outputs [B_local], both detached). ``net``: ``model`` or its
+    DistributedDataParallel wrapper. The loss is Σ squared error × ``world_size`` / ``n_global``: DDP averages
+    gradients over the ranks, so every step follows the gradient of the global batch's mean squared error (in
+    one process: MSE of the batch)."""
+    device = batch.target.device
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+        out = net(batch)
+    squared = (out.float() - model.normalizer.norm(batch.target)).pow(2).sum()
+    opt.zero_grad(set_to_none=True)
+    (squared * (world_size / n_global)).backward()
+    opt.step()
+    return squared.detach(), out.detach()
+
+
+def _gathered_predictions(model, dataset: GraphDataset, batch_size: int, device, amp: bool, ctx):
+    """(predictions, targets) of every item of ``dataset``: each rank predicts every ``world_size``-th item and
+    the parts are gathered (one process: :func:`predict_dataset`)."""
+    if not ctx.active:
+        return predict_dataset(model, dataset, batch_size, device, amp)
+    part = dataset.subset(range(ctx.rank, len(dataset), ctx.world_size))
+    mine = predict_dataset(model, part, batch_size, device, amp) if len(part) else (np.zeros(0), np.zeros(0))
+    parts = distributed.all_gather_objects(mine)
+    return np.concatenate([q for q, _ in parts]), np.concatenate([t for _, t in parts])
+
+
+STATE_FORMAT = 2  # 2: the data order is a function of (seed, epoch); 1 also saved the loader's generator
+
+
+def _save_state(path, identity, epoch, model, opt, result, best_state, seconds) -> None:
     """The training state after ``epoch``, written to a temporary file and renamed (never half-written)."""
-    state = {"format": 1, "identity": identity, "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "best_state": best_state, "best_epoch": result.best_epoch, "best_val_mae": result.best_val_mae,
-             "history": result.history, "seconds": seconds, "torch_rng": torch.get_rng_state(),
-             "numpy_rng": np.random.get_state(), "loader_rng": loader.generator.get_state(),
+    state = {"format": STATE_FORMAT, "identity": identity, "epoch": epoch, "model": model.state_dict(),
+             "optimizer": opt.state_dict(), "best_state": best_state, "best_epoch": result.best_epoch,
+             "best_val_mae": result.best_val_mae, "history": result.history, "seconds": seconds,
+             "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
              "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
     tmp = Path(str(path) + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 
-def _load_state(path, identity, model, opt, loader, result):
-    """Restore a state written by :func:`_save_state` → (best weights, first epoch to run, seconds spent)."""
+def _load_state(path, identity, model, opt, result):
+    """Restore a state written by :func:`_save_state` → (best weights, first epoch to run, seconds spent).
+    A format-1 state (older versions) resumes too, in the current data order."""
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state.get("identity") != identity:
         saved, now = state.get("identity") or {}, identity or {}
@@ -178,7 +215,6 @@ def _load_state(path, identity, model, opt, loader, result):
                          "remove it or use another output folder")
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
-    loader.generator.set_state(state["loader_rng"])
     torch.set_rng_state(state["torch_rng"])
     np.random.set_state(state["numpy_rng"])
     if state["cuda_rng"] is not None and torch.cuda.is_available():

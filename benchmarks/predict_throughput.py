@@ -16,20 +16,11 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from _measure import measured_run
+
 DATASET = "core2019-co2-0.15bar"
-
-
-def _run(cmd: list[str], env: dict) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) of the child, and its stdout+stderr."""
-    t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    dt = time.perf_counter() - t
-    if r.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stdout}\n{r.stderr}")
-    return dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.stdout + r.stderr
 
 
 def _atom_rows(cif: str) -> int:
@@ -107,8 +98,8 @@ def main():
             env["OMP_NUM_THREADS"] = str(args.threads)
         cmd = [sys.executable, "-m", "aecgcnn", "predict", str(tmp / "model.pt"), str(cifs), "--out",
                str(tmp / "pred.csv")]
-        cold, _, _ = _run(cmd, env)
-        warm, peak, _ = _run(cmd, env)
+        cold, _, _ = measured_run(cmd, env)
+        warm, peak, _ = measured_run(cmd, env)
         largest = _largest(args, tmp, env)
     prov = stamp("cpu")
     print(f"\naecgcnn predict, {args.preset} (fresh weights), {len(entries)} CoRE-2019 CIFs; commit {prov['commit']}; "

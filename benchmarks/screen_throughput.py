@@ -10,29 +10,14 @@ the command's processes (main and graph-building workers), from getrusage of the
 from __future__ import annotations
 
 import argparse
-import resource
-import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
+from _measure import measured_run
+
 ARCHIVE = "mof/CoRE2019_charged_cifs.tar.xz"
-
-
-def run(cmd: list[str]) -> tuple[float, float, str]:
-    """(wall s, peak RSS MiB of this child tree, output)."""
-    t = time.perf_counter()
-    # a fresh interpreter per measurement, so RUSAGE_CHILDREN's maximum is this command's
-    wrapper = [sys.executable, "-c", "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-               "print('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024); sys.exit(r.returncode)"]
-    r = subprocess.run(wrapper + cmd, capture_output=True, text=True)
-    dt = time.perf_counter() - t
-    if r.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-    peak = float(next(line.split()[1] for line in r.stdout.splitlines() if line.startswith("PEAK")))
-    return dt, peak, r.stdout + r.stderr
 
 
 def main():
@@ -64,7 +49,7 @@ def main():
         extra = ["--workers", str(args.workers)] if args.workers else []
         for name, source in ((f"first {args.small} CIFs (.tar)", small), ("all CoRE-2019 CIFs (.tar.xz)", archive)):
             out = tmp / f"{source.stem}.csv"
-            dt, peak, log = run([sys.executable, "-m", "aecgcnn", "screen", str(tmp / "model.pt"), str(source),
+            dt, peak, log = measured_run([sys.executable, "-m", "aecgcnn", "screen", str(tmp / "model.pt"), str(source),
                                  "--out", str(out)] + extra)
             n_rows = sum(1 for _ in open(out)) - 1
             skipped = out.with_name(out.stem + "_skipped.csv")

@@ -52,3 +52,25 @@ def test_run_or_load_resumes_an_interrupted_run_and_reuses_old_records(tmp_path,
     torch.save({"identity": {**run_identity(exp), "seed": 5}}, tmp_path / "train_state.pt")
     run_or_load(exp, entries=[])
     assert calls == [True, False]
+
+
+def test_a_run_configuration_round_trips_and_unknown_keys_are_refused(tmp_path):
+    """``aecgcnn train --config`` takes an Experiment record (run.json or a run's metrics.json); typos are errors."""
+    import json
+    from dataclasses import asdict
+
+    import pytest
+
+    from aecgcnn import InputError
+    from aecgcnn.cli import _experiment_from_args, build_parser
+    from aecgcnn.experiment import Experiment, experiment_from_dict
+    exp = Experiment(dataset="core2019-co2-16bar", preset="atten2", epochs=7, overrides={"n_heads": 4}, seed=3)
+    assert experiment_from_dict(json.loads(json.dumps(asdict(exp)))) == exp
+    assert experiment_from_dict({"experiment": asdict(exp), "test": {}}) == exp  # a metrics.json
+    with pytest.raises(InputError, match=r"run.json: unknown keys \['epoch'\]"):
+        experiment_from_dict({"dataset": "x", "epoch": 3}, "run.json")
+    (tmp_path / "run.json").write_text(json.dumps(asdict(exp)))
+    args = build_parser().parse_args(["train", "--config", str(tmp_path / "run.json"), "--resume"])
+    assert _experiment_from_args(args) == Experiment(**{**asdict(exp), "resume": True})
+    with pytest.raises(InputError, match="needs --dataset"):
+        _experiment_from_args(build_parser().parse_args(["train"]))

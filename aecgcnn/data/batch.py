@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from aecgcnn.graph import CrystalGraph
 
@@ -102,9 +102,79 @@ class GraphDataset(Dataset):
                             [self.ids[i] for i in indices])
 
 
+def balance_by_atoms(indices: list[int], sizes, parts: int, min_items: int = 1) -> list[list[int]]:
+    """Split ``indices`` into ``parts`` groups of nearly equal total atom count (``sizes[i]`` atoms each):
+    largest first to the lightest group (LPT), then groups with fewer than ``min_items`` crystals take the
+    smallest crystal of the most populated group. Each group keeps the order of ``indices``."""
+    groups: list[list[int]] = [[] for _ in range(parts)]
+    load = [0] * parts
+    for i in sorted(indices, key=lambda i: -int(sizes[i])):
+        g = min(range(parts), key=lambda k: (load[k], len(groups[k]), k))
+        groups[g].append(i)
+        load[g] += int(sizes[i])
+    for g in range(parts):
+        while len(groups[g]) < min_items:
+            donor = max(range(parts), key=lambda k: len(groups[k]))
+            if len(groups[donor]) <= min_items:
+                break
+            smallest = min(groups[donor], key=lambda i: int(sizes[i]))
+            groups[donor].remove(smallest)
+            groups[g].append(smallest)
+    rank_of = {i: k for k, g in enumerate(groups) for i in g}
+    ordered: list[list[int]] = [[] for _ in range(parts)]
+    for i in indices:
+        ordered[rank_of[i]].append(i)
+    return ordered
+
+
+class EpochBatches(Sampler):
+    """Batches of dataset positions for one epoch at a time (a ``batch_sampler``).
+
+    The order is ``randperm`` seeded by ``(seed, epoch)`` (``shuffle``) or the dataset order, cut into global
+    batches of ``batch_size`` crystals. With ``world_size`` > 1 (data-parallel training) every global batch is
+    split among the ranks by atom count (:func:`balance_by_atoms`) and this rank's share is yielded, so the
+    ranks together see exactly the batches one process sees. A global batch too small to give every rank
+    ``min_per_rank`` crystals is left out (batch norm needs two crystals: training uses 2). Being a function of
+    ``(seed, epoch)`` only, the order needs no saved state to resume; call :meth:`set_epoch` before each epoch.
+    """
+
+    def __init__(self, sizes, batch_size: int, shuffle: bool = False, seed: int = 0, rank: int = 0,
+                 world_size: int = 1, min_per_rank: int = 1):
+        self.sizes = np.asarray(sizes)
+        self.batch_size, self.shuffle, self.seed = int(batch_size), shuffle, int(seed)
+        self.rank, self.world_size, self.min_per_rank = rank, world_size, min_per_rank
+        self.epoch = 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch (1-based) whose order the next iteration yields."""
+        self.epoch = int(epoch)
+
+    def global_batches(self) -> list[list[int]]:
+        """This epoch's global batches (dataset positions), before the split among ranks."""
+        n = len(self.sizes)
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(n, generator=gen).tolist()
+        else:
+            order = list(range(n))
+        least = self.min_per_rank * self.world_size
+        return [b for b in (order[s:s + self.batch_size] for s in range(0, n, self.batch_size)) if len(b) >= least]
+
+    def __iter__(self):
+        for b in self.global_batches():
+            yield b if self.world_size == 1 else \
+                balance_by_atoms(b, self.sizes, self.world_size, self.min_per_rank)[self.rank]
+
+    def __len__(self) -> int:
+        return len(self.global_batches())
+
+
 def make_loader(dataset: GraphDataset, batch_size: int = 64, shuffle: bool = False, seed: int = 0,
-                device: str | torch.device = "cpu") -> DataLoader:
-    """A DataLoader yielding :class:`Batch` objects (memory pinned when ``device`` is CUDA)."""
-    gen = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate, generator=gen,
+                device: str | torch.device = "cpu", rank: int = 0, world_size: int = 1,
+                min_per_rank: int = 1) -> DataLoader:
+    """A DataLoader yielding :class:`Batch` objects from :class:`EpochBatches` (its ``batch_sampler``; call
+    ``loader.batch_sampler.set_epoch(e)`` when shuffling); memory pinned when ``device`` is CUDA."""
+    sampler = EpochBatches([g.num_atoms for g in dataset.graphs], batch_size, shuffle, seed, rank, world_size,
+                           min_per_rank)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
                       pin_memory=torch.device(device).type == "cuda")
