@@ -170,9 +170,8 @@ def test_experiment_splits_only_labelled_entries():
 
 
 def test_download_verifies_present_files_and_explains_missing(tmp_path, data_dir):
-    from aecgcnn.data.sources import FILES, download
+    from aecgcnn.data.sources import download
     rel = "mof/bwdb_boyd2019_labels.csv"
-    assert download(rel, data_dir) == [data_dir / rel]  # SHA-256 of the shared copy matches
-    with pytest.raises(InputError, match="not implemented|offline"):
-        download(rel, tmp_path)  # nothing fetchable for this file: says where it comes from
-    assert all(u.startswith("https://") for f in FILES.values() for u in f.urls)
+    assert download(rel, data_dir) == (data_dir / rel, "verified")  # SHA-256 of the shared copy matches
+    with pytest.raises(InputError, match="By hand: download the Boyd"):
+        download(rel, tmp_path)  # no automated rebuild for this file: the manual step

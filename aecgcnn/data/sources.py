@@ -1,24 +1,18 @@
-"""Public sources of the named datasets, with checksums, and the download code.
+"""Public sources of the named datasets, with checksums, and the download command's entry point.
 
-The files under the data directory were rebuilt from public sources (see ``data/README.md``): ``FILES`` maps
-each file to its SHA-256 (to verify a copy) and to the public upstream files it was rebuilt from, with direct
-URLs pinned to a commit where one is known. ``download`` fetches those upstream files into
-``<data>/upstream/<file>/``; merging them into the rebuilt file (label join, split columns, CIF selection)
-is not implemented yet, and ``download`` says so. Offline it raises a clear error naming file and URL.
+``FILES`` maps each data file to the SHA-256 of the copy our results were measured on, the public upstream
+sources it was rebuilt from and their licences. :func:`download` verifies a present copy, or rebuilds a missing one
+from its upstream files (:mod:`aecgcnn.data.rebuild`: resumable downloads, SHA-256 of every upstream file, the merge,
+the result checked against the manifest); files without an automated rebuild get the exact manual steps.
 """
 from __future__ import annotations
 
 import hashlib
-import shutil
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from aecgcnn import InputError
 
-_GEO_CGNN = "https://raw.githubusercontent.com/Tinystormjojo/geo-CGNN/a22effa6ea14f0575fe576a8efbba79534c76ee1"
-_MOFSIMPLIFY = "https://github.com/hjkgrp/MOFSimplify/archive/9de799e6deff4c8f04a8dfcbd8bdf188b1a8608e.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -30,7 +24,6 @@ class SourceFile:
     sha256: str
     upstream: tuple[str, ...]
     licence: str
-    urls: tuple[str, ...] = ()
 
 
 FILES = {
@@ -40,21 +33,19 @@ FILES = {
         ("https://github.com/Tinystormjojo/geo-CGNN (database/targets_MEGNet_2018.csv)",
          "https://github.com/usnistgov/jarvis_leaderboard (megnet_e_form split)",
          "https://github.com/fxcoudert/topology_databases (Materials Project 2025.02 CIFs)"),
-        "labels: MIT/BSD (MEGNet, GeoCGNN); structures: CC-BY 4.0 (Materials Project)",
-        (f"{_GEO_CGNN}/database/targets_MEGNet_2018.csv",)),
+        "labels: MIT/BSD (MEGNet, GeoCGNN); structures: CC-BY 4.0 (Materials Project)"),
     "mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz": SourceFile(
         "mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz",
         "ac326dd2c9fccc8e9e517d77f2f6e3a22016b7c733ef358d7500c99115681808",
         ("https://ml.materialsproject.org/projects/matbench_mp_e_form.json.gz (matbench v0.1)",
          "https://github.com/fxcoudert/topology_databases (Materials Project 2025.02 CIFs)"),
-        "matbench: MIT; structures: CC-BY 4.0 (Materials Project)",
-        ("https://ml.materialsproject.org/projects/matbench_mp_e_form.json.gz",)),
+        "matbench: MIT; structures: CC-BY 4.0 (Materials Project)"),
     "mof/CoRE2019_charged_cifs.tar.xz": SourceFile(
         "mof/CoRE2019_charged_cifs.tar.xz",
         "66c53767c4bfb642f2990be682ad3ddbe45edb8ad2bcbbf2f6ca07c10dd9caaf",
         ("https://github.com/tdpham2/MOFSimplify (fork of hjkgrp/MOFSimplify)",
          "CoRE MOF 2019: https://doi.org/10.5281/zenodo.3677685"),
-        "MIT (MOFSimplify); CC-BY 4.0 (CoRE MOF 2019)", (_MOFSIMPLIFY,)),
+        "MIT (MOFSimplify); CC-BY 4.0 (CoRE MOF 2019)"),
     "mof/core2019_co2_labels_merged.csv": SourceFile(
         "mof/core2019_co2_labels_merged.csv",
         "148ea2578d70726f8a99ea279228dbb64434fcbfa6ecb057ffe2ca84a8b347b3",
@@ -88,24 +79,12 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def fetch(url: str, target: Path, timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``target`` (via a ``.part`` file). Raises InputError naming the URL when offline."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
-            shutil.copyfileobj(resp, out)
-    except (urllib.error.URLError, OSError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{url}: download failed ({exc}); this machine may be offline") from None
-    tmp.replace(target)
-    return target
-
-
-def download(rel_path: str, data_dir: Path) -> list[Path]:
-    """Make ``<data_dir>/<rel_path>`` available: a copy already there is verified against its SHA-256;
-    otherwise the fetchable upstream files are downloaded into ``<data_dir>/upstream/<file name>/`` and an
-    InputError explains which upstream sources the rebuilt file comes from (the rebuild is not implemented)."""
+def download(rel_path: str, data_dir: Path, base_url: str | None = None, progress: bool = True) -> tuple[Path, str]:
+    """Make ``<data_dir>/<rel_path>`` available → (path, what was done: ``verified`` | ``rebuilt``). A present copy
+    is checked against its SHA-256 (a mismatch is an InputError); a missing one is rebuilt from its upstream sources
+    (:func:`aecgcnn.data.rebuild.rebuild`; ``base_url``: a mirror of raw.githubusercontent.com). Without an
+    automated rebuild: an InputError with the manual steps and the upstream sources."""
+    from aecgcnn.data.rebuild import MANUAL, RECIPES, rebuild
     src = FILES[rel_path]
     target = Path(data_dir) / rel_path
     if target.exists():
@@ -113,10 +92,8 @@ def download(rel_path: str, data_dir: Path) -> list[Path]:
         if digest != src.sha256:
             raise InputError(f"{target}: checksum mismatch (got {digest}, expected {src.sha256}); "
                              "the file differs from the one our results were measured on")
-        return [target]
-    fetched = [fetch(url, Path(data_dir) / "upstream" / Path(rel_path).name / url.rsplit("/", 1)[-1])
-               for url in src.urls]
-    raise InputError(
-        f"{target}: not present. Fetched {len(fetched)} upstream file(s) into {Path(data_dir) / 'upstream'}; "
-        f"building {rel_path} from them (sha256 {src.sha256}) is not implemented yet. Upstream sources: "
-        f"{'; '.join(src.upstream)}")
+        return target, "verified"
+    if rel_path in RECIPES:
+        return rebuild(rel_path, data_dir, base_url, progress), "rebuilt"
+    raise InputError(f"{target}: not present and not rebuilt automatically yet. By hand: {MANUAL[rel_path]}. "
+                     f"Upstream sources: {'; '.join(src.upstream)}")

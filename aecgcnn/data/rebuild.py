@@ -1,0 +1,257 @@
+"""Rebuild the data files from their public upstream sources: download (resumable, with progress and SHA-256 of
+every upstream file checked), then the merge that produced the files in the data directory, then a check of the
+result against the manifest.
+
+Each :class:`Recipe` names the upstream files it needs (:data:`UPSTREAM`, URLs pinned to a commit), the function
+that builds the data file from them and the digest the result must have: ``sha256`` when the rebuilt file is
+byte-identical to the one our results were measured on, ``content`` when only its content is (the digest of the
+rows and columns the loaders read, :func:`labels_digest`). Files without an automated recipe are listed in
+:data:`MANUAL` with the exact steps a user has to take.
+
+``base_url`` replaces ``https://raw.githubusercontent.com`` in every URL: a mirror, or the local HTTP server of the
+tests (tests/test_rebuild.py serves fixture files in the upstream layouts and runs this code end to end).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import shutil
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tqdm.auto import tqdm
+
+from aecgcnn import InputError
+from aecgcnn.data.sources import sha256_of
+
+GITHUB_RAW = "https://raw.githubusercontent.com"
+_CGCNN_MOF = f"{GITHUB_RAW}/zakariyyabrewster/CGCNN_MOF/c000efcb5935fd75b8f2a13cb770c36030d8fe57/test_datasets"
+_FABO = f"{GITHUB_RAW}/AI4ChemS/FABO/8fcf5de17b4ea7466416f33c6600ddd8d9427e55/FABO/data/Suboptimal_dataset"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One public upstream file: where it is and the SHA-256 it had when our data files were built."""
+
+    url: str
+    sha256: str
+
+
+#: upstream files by key (the key is also the file name under ``<data>/upstream/``)
+UPSTREAM = {
+    "cgcnn_mof_id_CO2_LP.csv": Upstream(f"{_CGCNN_MOF}/id_CO2_LP.csv",
+                                        "354fadbd57201eb20084408c298d0a53a0733ca033df4411f1675d319c2df33a"),
+    "cgcnn_mof_id_CH4_HP.csv": Upstream(f"{_CGCNN_MOF}/id_CH4_HP.csv",
+                                        "5f96e3c61448180ddfd29c6407bfcd4d6d8dba4969d0ce38dd14680a5dfe8c09"),
+    "cgcnn_mof_id_logKH_CO2.csv": Upstream(f"{_CGCNN_MOF}/id_logKH_CO2.csv",
+                                           "4e9ccb071136ab9d3c94f3345841f4fe5a6c6ef2a3cdfdbd38393ae1bf4ddbd0"),
+    "cgcnn_mof_id_Di.csv": Upstream(f"{_CGCNN_MOF}/id_Di.csv",
+                                    "ecff13c74cd1b68e68b8a4583cb600ca4f051ce7550f5aaaf131defb54ded0ec"),
+    "cgcnn_mof_id_Df.csv": Upstream(f"{_CGCNN_MOF}/id_Df.csv",
+                                    "60afd9aad779a627e18aef643d3ebcdf284dffd159a42ea461ab1c59f77413d6"),
+    "cgcnn_mof_id_Dif.csv": Upstream(f"{_CGCNN_MOF}/id_Dif.csv",
+                                     "bf41701e81112b25c30676f5bf71156f7dc92988187a66bc2765fc8cc53054cd"),
+    "fabo_CoRE2019_15000_no_chem.csv": Upstream(f"{_FABO}/CoRE2019_15000_no_chem.csv",
+                                                "f2b1bd19e57b2e56e1c695e80ef47b54d301df5fa3a6b2b440891a080496f255"),
+    "fabo_CoRE2019_1600000_no_chem.csv": Upstream(f"{_FABO}/CoRE2019_1600000_no_chem.csv",
+                                                  "ab968fa92ebf41f3c82cfb6a51059af66593f22a8a99398fa0057636070e9479"),
+}
+
+
+def fetch(url: str, target: Path, sha256: str | None = None, progress: bool = True, timeout: float = 60.0) -> Path:
+    """Download ``url`` to ``target``, resuming a partial ``target.part`` with an HTTP Range request (from the start
+    when the server ignores ranges), with a progress bar. With ``sha256`` a finished file is checked: a copy already
+    at ``target`` with that digest is reused; a mismatch is an InputError naming the URL (the upstream file
+    changed). Offline / HTTP errors: an InputError naming the URL."""
+    target = Path(target)
+    if target.exists() and (sha256 is None or sha256_of(target) == sha256):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            resumed = have and resp.status == 206
+            total = resp.headers.get("Content-Length")
+            total = int(total) + (have if resumed else 0) if total else None
+            with open(part, "ab" if resumed else "wb") as out, \
+                    tqdm(total=total, initial=have if resumed else 0, unit="B", unit_scale=True,
+                         desc=f"download {target.name}", disable=not progress) as bar:
+                for block in iter(lambda: resp.read(1 << 16), b""):
+                    out.write(block)
+                    bar.update(len(block))
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # the range starts at the end: the part file is complete
+            pass
+        else:
+            raise InputError(f"{url}: download failed (HTTP {exc.code} {exc.reason})") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise InputError(f"{url}: download failed ({getattr(exc, 'reason', exc)}); this machine may be offline "
+                         f"(the partial download {part} is kept and resumed next time)") from None
+    if sha256 is not None and (got := sha256_of(part)) != sha256:
+        part.unlink()
+        raise InputError(f"{url}: the upstream file changed (SHA-256 {got}, expected {sha256}); the rebuild would "
+                         "not be the data our results were measured on")
+    part.replace(target)
+    return target
+
+
+# --------------------------------------------------------------------------------------------------- the merges
+
+LABEL_COLUMNS = ("MOFname", "pure_uptake_CO2_298.00_15000", "pure_uptake_methane_298.00_6500000", "logKH_CO2", "Di",
+                 "Df", "Dif", "source_015bar", "pure_uptake_CO2_298.00_1600000")
+_CGCNN_COLUMNS = {"pure_uptake_CO2_298.00_15000": "CO2_LP", "pure_uptake_methane_298.00_6500000": "CH4_HP",
+                  "logKH_CO2": "logKH_CO2", "Di": "Di", "Df": "Df", "Dif": "Dif"}
+_FABO_015 = "pure_uptake_CO2_298.00_15000"
+_FABO_16 = "pure_uptake_CO2_298.00_1600000"
+
+
+def _read_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # FABO's files start with a byte-order mark
+        return list(csv.DictReader(fh))
+
+
+def _number(text: str | None) -> str:
+    """A CSV number in one canonical spelling (Python's shortest repr), '' when empty or NaN."""
+    if text is None or text.strip() == "":
+        return ""
+    x = float(text)
+    return "" if math.isnan(x) else repr(x)
+
+
+def merge_core2019_labels(files: dict[str, Path], out: Path) -> None:
+    """``mof/core2019_co2_labels_merged.csv`` from CGCNN_MOF's six ``id_*.csv`` tables and FABO's two CoRE-2019
+    tables. Rows: CGCNN_MOF's MOFs in its order, then FABO's 16 bar table's other MOFs in its order, then any
+    MOF only in FABO's 0.15 bar table. 0.15 bar: CGCNN_MOF's ``CO2_LP``, else FABO's value, except for MOFs
+    listed more than once in FABO's table (ambiguous: left empty); ``source_015bar`` says which; CH4 and logKH:
+    CGCNN_MOF only; Di/Df/Dif: CGCNN_MOF, else FABO (0.15 bar, then 16 bar table); 16 bar: FABO."""
+    cg = {col: {r["MOFname"]: r[src] for r in _read_rows(files[f"cgcnn_mof_id_{src}.csv"])}
+          for col, src in _CGCNN_COLUMNS.items()}
+    order = [r["MOFname"] for r in _read_rows(files["cgcnn_mof_id_CO2_LP.csv"])]
+    f15_rows = _read_rows(files["fabo_CoRE2019_15000_no_chem.csv"])
+    f16_rows = _read_rows(files["fabo_CoRE2019_1600000_no_chem.csv"])
+    counts = Counter(r["MOFname"] for r in f15_rows)
+    f15 = {r["MOFname"]: r for r in f15_rows}
+    f16 = {}
+    for r in f16_rows:
+        f16.setdefault(r["MOFname"], r)
+    seen = set(order)
+    for name in [r["MOFname"] for r in f16_rows] + [r["MOFname"] for r in f15_rows]:
+        if name not in seen:
+            seen.add(name)
+            order.append(name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(LABEL_COLUMNS)
+        for name in order:
+            fabo = f15.get(name) if counts[name] == 1 else None
+            if name in cg["pure_uptake_CO2_298.00_15000"]:
+                low, source = cg["pure_uptake_CO2_298.00_15000"][name], "CGCNN_MOF id_CO2_LP.csv"
+            elif fabo is not None and _number(fabo[_FABO_015]):
+                low, source = fabo[_FABO_015], "FABO CoRE2019_15000_no_chem.csv"
+            else:
+                low, source = "", ""
+            geo = [cg[c][name] if name in cg[c] else (f15.get(name) or f16.get(name) or {}).get(c, "")
+                   for c in ("Di", "Df", "Dif")]
+            w.writerow([name, _number(low), _number(cg["pure_uptake_methane_298.00_6500000"].get(name)),
+                        _number(cg["logKH_CO2"].get(name)), *map(_number, geo), source,
+                        _number(f16.get(name, {}).get(_FABO_16))])
+
+
+def copy_single(key: str) -> Callable[[dict[str, Path], Path], None]:
+    """A recipe whose data file is one upstream file as it is."""
+    def build(files: dict[str, Path], out: Path) -> None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(files[key], out)
+    return build
+
+
+def labels_digest(path: Path, columns=LABEL_COLUMNS) -> str:
+    """SHA-256 of a label table's content: ``columns`` of every row in file order, numbers in canonical spelling
+    (so a file with extra annotation columns, or numbers written differently, has the same digest)."""
+    h = hashlib.sha256()
+    for r in _read_rows(path):
+        cells = [r.get(c, "") if c in ("MOFname", "source_015bar") else _number(r.get(c)) for c in columns]
+        h.update(("\x1f".join(cells) + "\n").encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to rebuild one data file: its upstream keys, the build function, and the digest the result must have
+    (``check``: ``sha256`` of the file's bytes, or ``content`` = :func:`labels_digest`)."""
+
+    upstream: tuple[str, ...]
+    build: Callable[[dict[str, Path], Path], None]
+    check: str
+    digest: str
+    note: str = ""
+
+
+RECIPES = {
+    "mof/core2019_co2_labels_merged.csv": Recipe(
+        tuple(k for k in UPSTREAM if k.startswith(("cgcnn_mof_", "fabo_"))), merge_core2019_labels, "content",
+        "837848662975df938e9ee5568b4bda2b21a5653c9248fa198739f61f44928c09",
+        "the annotation columns cif_in_mofsimplify_CoRE2019 / cif_in_core_mof_wheel_ASR of the shipped copy are not "
+        "rebuilt (no loader reads them)"),
+    "mof/core2019_geometry_16bar.csv": Recipe(
+        ("fabo_CoRE2019_1600000_no_chem.csv",), copy_single("fabo_CoRE2019_1600000_no_chem.csv"), "sha256",
+        "ab968fa92ebf41f3c82cfb6a51059af66593f22a8a99398fa0057636070e9479"),
+}
+
+#: data files without an automated rebuild yet: the exact manual steps
+MANUAL = {
+    "mof/CoRE2019_charged_cifs.tar.xz": (
+        "download https://github.com/tdpham2/MOFSimplify (fork of hjkgrp/MOFSimplify, MIT) and pack its charged "
+        "CoRE-2019 CIFs as CoRE2019/<MOFname>.cif into <data>/mof/CoRE2019_charged_cifs.tar.xz "
+        "(tar -cJf); CoRE MOF 2019 (CC-BY 4.0): https://doi.org/10.5281/zenodo.3677685"),
+    "mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz": (
+        "join GeoCGNN's database/targets_MEGNet_2018.csv (github.com/Tinystormjojo/geo-CGNN) with the jarvis-leaderboard "
+        "megnet_e_form split and the mp-<id>.cif files of github.com/fxcoudert/topology_databases (cif/, Materials "
+        "Project 2025.02, CC-BY 4.0) into JSON lines {mp_id, e_form, split, cif}, gzip-compressed"),
+    "mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz": (
+        "join https://ml.materialsproject.org/projects/matbench_mp_e_form.json.gz (matbench v0.1) with the same "
+        "topology_databases CIFs into JSON lines {mbid, mp_id, e_form, test_fold, cif}, gzip-compressed"),
+    "mof/bwdb_subset_cifs.tar.xz": "pack the BW-DB CIFs of github.com/AI4Science-cloud/AI4MOF into this archive",
+    "mof/bwdb_boyd2019_labels.csv": "download the Boyd et al. (2019) table: https://doi.org/10.24435/materialscloud:2018.0016/v3",
+}
+
+
+def _url(up: Upstream, base_url: str | None) -> str:
+    return up.url.replace(GITHUB_RAW, base_url.rstrip("/"), 1) if base_url else up.url
+
+
+def rebuild(rel_path: str, data_dir: Path, base_url: str | None = None, progress: bool = True,
+            recipes: dict | None = None, upstream: dict | None = None) -> Path:
+    """Rebuild ``<data_dir>/<rel_path>`` from its upstream files (downloaded to ``<data_dir>/upstream/``, reused
+    when already there with the right SHA-256) and check the result against its recipe's digest; the file is
+    written only when the check passes. Files without a recipe: an InputError with the manual steps."""
+    recipes = RECIPES if recipes is None else recipes
+    upstream = UPSTREAM if upstream is None else upstream
+    if rel_path not in recipes:
+        raise InputError(f"{rel_path}: no automated rebuild; by hand: {MANUAL.get(rel_path, 'see data/README.md')}")
+    recipe = recipes[rel_path]
+    data_dir = Path(data_dir)
+    files = {k: fetch(_url(upstream[k], base_url), data_dir / "upstream" / k, upstream[k].sha256, progress)
+             for k in recipe.upstream}
+    target = data_dir / rel_path
+    tmp = target.with_name(target.name + ".rebuilt")
+    recipe.build(files, tmp)
+    got = sha256_of(tmp) if recipe.check == "sha256" else labels_digest(tmp)
+    if got != recipe.digest:
+        tmp.unlink()
+        raise InputError(f"{target}: the rebuilt file does not match the manifest ({recipe.check} digest {got}, "
+                         f"expected {recipe.digest}); upstream files: {', '.join(files)}")
+    tmp.replace(target)
+    return target
+
+
+__all__ = ["UPSTREAM", "RECIPES", "MANUAL", "Upstream", "Recipe", "fetch", "rebuild", "labels_digest",
+           "merge_core2019_labels", "sha256_of"]
