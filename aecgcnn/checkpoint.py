@@ -28,8 +28,12 @@ def save_checkpoint(path, model, graph_settings: GraphSettings, dataset: str = "
 
 def load_checkpoint(path, device="cpu"):
     """Rebuild the model from a checkpoint: returns ``(model in eval mode, metadata dict)``. ``path`` may also
-    be a run folder (its ``checkpoint.pt``) or an ensemble folder (an :class:`aecgcnn.ensemble.Ensemble`)."""
+    be a run folder (its ``checkpoint.pt``), an ensemble folder (an :class:`aecgcnn.ensemble.Ensemble`) or the name
+    of a pretrained model shipped with the package (:mod:`aecgcnn.pretrained`; ``aecgcnn models``)."""
     path = Path(path)
+    if not path.exists() and path.suffix == "" and len(path.parts) == 1:  # a shipped model's or dataset's name
+        from aecgcnn.pretrained import find
+        path = find(str(path)) or path
     if path.is_dir():
         from aecgcnn.ensemble import is_ensemble, load_ensemble
         if is_ensemble(path):

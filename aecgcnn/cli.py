@@ -76,9 +76,24 @@ def _parse_option(text: str) -> tuple[str, object]:
 def _add_model_and_cifs(q, out: str) -> None:
     """The arguments of the commands that apply a model to CIFs: CHECKPOINT (file, run or ensemble folder),
     PATHS (CIF files or folders) and --out."""
-    q.add_argument("checkpoint", help="a checkpoint, a run folder or an ensemble folder")
+    q.add_argument("checkpoint", nargs="?", help="a checkpoint, a run or ensemble folder, or a pretrained model's "
+                                                  "name (aecgcnn models)")
     q.add_argument("paths", nargs="+", help="CIF files or folders of CIFs")
+    q.add_argument("--pretrained", default=None, metavar="NAME",
+                   help="use a model shipped with the package (a model or dataset name, see aecgcnn models); "
+                        "every positional argument is then a CIF path")
     q.add_argument("--out", default=out)
+
+
+def _model_and_paths(args) -> tuple[str, list[str]]:
+    """(checkpoint source, CIF paths) of a command built by :func:`_add_model_and_cifs`."""
+    if args.pretrained:
+        from aecgcnn.pretrained import resolve
+        return str(resolve(args.pretrained)), ([args.checkpoint] if args.checkpoint else []) + args.paths
+    if not args.checkpoint:
+        raise InputError("give a checkpoint (file, run or ensemble folder, or a model name) before the CIF paths, "
+                         "or --pretrained NAME")
+    return args.checkpoint, args.paths
 
 
 def _experiment_from_args(args):
@@ -146,8 +161,9 @@ def cmd_predict(args):
     from aecgcnn.predict import predict_files, report_failures
     from aecgcnn.train import resolve_device
     device = resolve_device(args.device)
-    model, meta = load_checkpoint(args.checkpoint, device)
-    pred = predict_files(model, meta, args.paths, with_attention=bool(args.attention), device=device,
+    source, paths = _model_and_paths(args)
+    model, meta = load_checkpoint(source, device)
+    pred = predict_files(model, meta, paths, with_attention=bool(args.attention), device=device,
                          cache_dir=args.cache_dir)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -228,11 +244,12 @@ def cmd_explain(args):
     from aecgcnn.checkpoint import load_checkpoint
     from aecgcnn.explain import explain_graphs, write_explanation
     from aecgcnn.predict import graphs_for_files, report_failures
-    model, meta = load_checkpoint(args.checkpoint, "cpu")
+    source, paths = _model_and_paths(args)
+    model, meta = load_checkpoint(source, "cpu")
     if hasattr(model, "predict_with_std"):
-        raise InputError(f"{args.checkpoint}: explain needs one model, not an ensemble: pass a member "
-                         f"({Path(args.checkpoint) / meta['members'][0]})")
-    entries, graph_list, failures = graphs_for_files(args.paths, meta["graph_settings"], args.cache_dir)
+        raise InputError(f"{source}: explain needs one model, not an ensemble: pass a member "
+                         f"({Path(source) / meta['members'][0]})")
+    entries, graph_list, failures = graphs_for_files(paths, meta["graph_settings"], args.cache_dir)
     ids = [e.id for e in entries]
     atoms, extra = explain_graphs(model, graph_list, ids)
     out = Path(args.out)
@@ -246,6 +263,15 @@ def cmd_explain(args):
 
 NOTEBOOKS = {"quickstart": "00_quickstart", "curves": "01_training_curves", "table1": "02_table1_ablation",
              "table2": "03_table2_splits", "table3": "04_table3_geocgnn", "attention": "05_attention"}
+
+
+def cmd_models(args):
+    from aecgcnn.pretrained import PRETRAINED_DIR, cards, describe
+    shipped = cards()
+    if not shipped:
+        print(f"no pretrained models in {PRETRAINED_DIR}")
+    for card in shipped:
+        print(describe(card) + "\n")
 
 
 def cmd_reproduce(args):
@@ -355,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--device", default="auto")
     q.add_argument("--cache-dir", default=None)
     q.set_defaults(func=cmd_predict)
+
+    q = sub.add_parser("models", help="the pretrained models shipped with the package, with their model cards")
+    q.set_defaults(func=cmd_models)
 
     q = sub.add_parser("screen", help="rank a large CIF collection (folders, .tar[.gz|.xz|.bz2], .zip) by "
                                       "prediction: streamed, parallel, resumable")

@@ -1,0 +1,66 @@
+"""Pretrained models (aecgcnn.pretrained): a finished run packaged with its model card, found by model or dataset
+name by every command that takes a checkpoint, and every model shipped with the package loading and predicting."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from aecgcnn import InputError, pretrained
+from aecgcnn.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A real (tiny) run on the demo sample: 48 CoRE MOFs, 2 epochs."""
+    from aecgcnn.experiment import Experiment, run_experiment
+    out = tmp_path_factory.mktemp("run")
+    run_experiment(Experiment(dataset="core2019-co2-0.15bar", preset="cgcnn", train_size=48, val_size=16,
+                              test_size=16, epochs=2, batch_size=16, out_dir=str(out), progress=False,
+                              save_split_file=False))
+    return out
+
+
+def test_a_packaged_run_is_found_by_name_and_dataset_and_predicts(tiny_run, tmp_path, monkeypatch, core_cifs):
+    root = tmp_path / "zoo"
+    card_path = pretrained.package_run(tiny_run, "core-tiny-cgcnn", root)
+    card = json.loads(card_path.read_text())
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert card["test"] == metrics["test"] and card["split"]["train"] == 48 and card["units"] == "mol/kg"
+    assert card["trained_with"]["commit"] == metrics["provenance"]["commit"]
+    assert pretrained.find("core-tiny-cgcnn", root) == pretrained.find("core2019-co2-0.15bar", root)
+    with pytest.raises(InputError, match=r"nope: no pretrained model .*core-tiny-cgcnn"):
+        pretrained.resolve("nope", root)
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", root)
+    cifs = tmp_path / "cifs"
+    cifs.mkdir()
+    for name, text in core_cifs.items():
+        (cifs / f"{name}.cif").write_text(text)
+    outs = {}
+    for how, argv in {"path": [str(tiny_run / "checkpoint.pt"), str(cifs)],
+                      "name": ["core-tiny-cgcnn", str(cifs)],
+                      "flag": ["--pretrained", "core2019-co2-0.15bar", str(cifs)]}.items():
+        outs[how] = tmp_path / f"{how}.csv"
+        assert main(["predict", *argv, "--out", str(outs[how]), "--device", "cpu"]) == 0
+    rows = {how: list(csv.reader(open(p)))[1:] for how, p in outs.items()}
+    assert len(rows["path"]) == len(core_cifs) and rows["path"] == rows["name"] == rows["flag"]
+    assert main(["predict", str(cifs), "--out", str(tmp_path / "x.csv")]) == 2  # no model: a clear error
+
+
+def test_every_shipped_model_loads_and_predicts(core_cifs):
+    from aecgcnn.checkpoint import load_checkpoint
+    from aecgcnn.predict import predict_files
+    shipped = pretrained.cards()
+    assert shipped, "no pretrained model is shipped"
+    for card in shipped:
+        model, meta = load_checkpoint(card["name"])
+        assert (meta["dataset"], meta["units"], meta["kind"]) == (card["dataset"], card["units"], card["model_kind"])
+        assert sum(p.numel() for p in model.parameters()) == card["n_parameters"]
+        assert {"mae", "rmse", "r2", "srcc", "n"} <= set(card["test"]) and card["trained_with"]["command"]
+        import tempfile
+        from pathlib import Path
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, text in core_cifs.items():
+                (Path(tmp) / f"{name}.cif").write_text(text)
+            pred = predict_files(model, meta, [tmp])
+        assert len(pred.values) == len(core_cifs) and np.isfinite(pred.values).all()
