@@ -2,9 +2,13 @@
 serving small fixture files in the upstream layouts (CGCNN_MOF id_*.csv tables, FABO's CSVs with a byte-order
 mark and duplicated rows): download with resume, SHA-256 of upstream files, the merge, the manifest check, and
 the messages for a changed upstream file, an offline machine and a file without an automated rebuild."""
+import gzip
 import hashlib
 import http.server
+import io
+import json
 import threading
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,6 +37,24 @@ FIXTURES = {  # upstream key -> (path on the server, text)
         "0,1,2,1.5,2.5,2.0,0,0,0,0,0,1,E_clean,1,1,1,1,12.5\n1,1,2,3.3,6.6,6.0,0,0,0,0,0,1,C_clean,1,1,1,1,9\n"
         "2,1,2,3.1,5.1,5.0,0,0,0,0,0,1,B_clean,1,1,1,1,8\n3,1,2,2.2,4.4,4.0,0,0,0,0,0,1,D_clean,1,1,1,1,6\n"),
 }
+TOPO = "fxcoudert/topology_databases/41163fcf52ff9bdb3f993c83ef7eaee6f1676b50/cif"
+JARVIS = ("usnistgov/jarvis_leaderboard/57afc55f94c8a6f4562f73a3173968cd4b2f83b1/jarvis_leaderboard/benchmarks/AI/"
+          "SinglePropertyPrediction/megnet_e_form.json.zip")
+CIF_HEAD = "# generated using pymatgen\ndata_X\nloop_\n _atom_site_type_symbol\n  Na  Na0  1  0.0  0.0  0.0  1\n"
+MP_CIFS = {  # mp-2 has a bond loop (dropped by the merge); mvc-9 and mp-4 have no CIF in the collection (HTTP 404)
+    "mp-1": CIF_HEAD, "mp-2": CIF_HEAD + "loop_\n_geom_bond_atom_site_label_1\nNa0 Na0 2.7 1_554\n", "mp-3": CIF_HEAD}
+MP_SPLIT = {"train": {"mp-2": "0.5", "mvc-9": "-1.0", "mp-1": "-0.25"}, "val": {"mp-4": "1"}, "test": {"mp-3": "2"}}
+MP_EXPECTED = "".join(json.dumps({"mp_id": i, "e_form": e, "split": p, "cif": CIF_HEAD}) + "\n" for i, e, p in
+                      [("mp-2", 0.5, "train"), ("mp-1", -0.25, "train"), ("mp-3", 2.0, "test")])
+
+
+def jarvis_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("megnet_e_form.json", json.dumps(MP_SPLIT))
+    return buf.getvalue()
+
+
 # the merged table, written out by hand from the rules in merge_core2019_labels' docstring
 EXPECTED = """MOFname,pure_uptake_CO2_298.00_15000,pure_uptake_methane_298.00_6500000,logKH_CO2,Di,Df,Dif,source_015bar,pure_uptake_CO2_298.00_1600000
 B_clean,2.5,3.0,-3.5,5.1,3.1,5.0,CGCNN_MOF id_CO2_LP.csv,8.0
@@ -72,6 +94,11 @@ def server(tmp_path):
     for path, text in FIXTURES.values():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_bytes(text.encode())
+    (root / TOPO).mkdir(parents=True)
+    for i, text in MP_CIFS.items():
+        (root / TOPO / f"{i}.cif").write_text(text)
+    (root / JARVIS).parent.mkdir(parents=True)
+    (root / JARVIS).write_bytes(jarvis_zip())
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: Handler(*a, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -83,10 +110,12 @@ def manifest(expected=EXPECTED, tmp=None):
     """The recipes and upstream manifest of the fixtures (their SHA-256s; the digest of EXPECTED)."""
     upstream = {k: replace(rb.UPSTREAM[k], sha256=hashlib.sha256(text.encode()).hexdigest())
                 for k, (_, text) in FIXTURES.items()}
+    upstream["jarvis_megnet_e_form.json.zip"] = replace(rb.UPSTREAM["jarvis_megnet_e_form.json.zip"],
+                                                        sha256=hashlib.sha256(jarvis_zip()).hexdigest())
     tmp.write_text(expected)
-    recipes = {rel: replace(r, digest=rb.labels_digest(tmp) if r.check == "content" else
-                            hashlib.sha256(FIXTURES["fabo_CoRE2019_1600000_no_chem.csv"][1].encode()).hexdigest())
-               for rel, r in rb.RECIPES.items()}
+    digests = {"content": rb.labels_digest(tmp), "gunzip": hashlib.sha256(MP_EXPECTED.encode()).hexdigest(),
+               "sha256": hashlib.sha256(FIXTURES["fabo_CoRE2019_1600000_no_chem.csv"][1].encode()).hexdigest()}
+    recipes = {rel: replace(r, digest=digests[r.check]) for rel, r in rb.RECIPES.items()}
     return recipes, upstream
 
 
@@ -105,9 +134,14 @@ def test_rebuild_downloads_merges_and_checks_against_the_manifest(server, tmp_pa
     assert Handler.ranges == [("id_CO2_LP.csv", 10)] and not part.exists()
     geo = rb.rebuild("mof/core2019_geometry_16bar.csv", data, url, False, recipes, upstream)
     assert geo.read_bytes() == FIXTURES["fabo_CoRE2019_1600000_no_chem.csv"][1].encode()
+    mp = rb.rebuild("mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz", data, url, False, recipes, upstream)
+    assert gzip.open(mp, "rt").read() == MP_EXPECTED
+    assert sorted(p.name for p in (data / "upstream" / "topology_databases_cif").iterdir()) == \
+        ["mp-1.cif", "mp-2.cif", "mp-3.cif", "mp-4.absent", "mvc-9.absent"]  # a rerun asks for nothing again
     # upstream files already downloaded with the right digest are reused (the server is not asked again)
     Handler.ranges.clear()
     rb.rebuild("mof/core2019_co2_labels_merged.csv", data, "http://127.0.0.1:9", False, recipes, upstream)
+    rb.rebuild("mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz", data, "http://127.0.0.1:9", False, recipes, upstream)
 
 
 def test_a_changed_upstream_file_or_a_different_result_is_refused(server, tmp_path):
@@ -139,4 +173,6 @@ def test_the_manifest_describes_the_shipped_copies(data_dir):
     assert rb.labels_digest(data_dir / "mof/core2019_co2_labels_merged.csv") == \
         rb.RECIPES["mof/core2019_co2_labels_merged.csv"].digest
     assert rb.RECIPES["mof/core2019_geometry_16bar.csv"].digest == FILES["mof/core2019_geometry_16bar.csv"].sha256
+    mp = "mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz"
+    assert rb.gunzip_digest(data_dir / mp) == rb.RECIPES[mp].digest
     assert set(rb.RECIPES) | set(rb.MANUAL) == set(FILES)

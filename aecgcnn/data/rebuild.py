@@ -32,6 +32,10 @@ from aecgcnn.data.sources import sha256_of
 GITHUB_RAW = "https://raw.githubusercontent.com"
 _CGCNN_MOF = f"{GITHUB_RAW}/zakariyyabrewster/CGCNN_MOF/c000efcb5935fd75b8f2a13cb770c36030d8fe57/test_datasets"
 _FABO = f"{GITHUB_RAW}/AI4ChemS/FABO/8fcf5de17b4ea7466416f33c6600ddd8d9427e55/FABO/data/Suboptimal_dataset"
+_JARVIS = (f"{GITHUB_RAW}/usnistgov/jarvis_leaderboard/57afc55f94c8a6f4562f73a3173968cd4b2f83b1/jarvis_leaderboard/"
+           "benchmarks/AI/SinglePropertyPrediction")
+#: the Materials Project 2025.02 CIFs, one file per mp-id (github.com/fxcoudert/topology_databases, CC-BY 4.0)
+MP2025_CIFS = f"{GITHUB_RAW}/fxcoudert/topology_databases/41163fcf52ff9bdb3f993c83ef7eaee6f1676b50/cif"
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ UPSTREAM = {
                                                 "f2b1bd19e57b2e56e1c695e80ef47b54d301df5fa3a6b2b440891a080496f255"),
     "fabo_CoRE2019_1600000_no_chem.csv": Upstream(f"{_FABO}/CoRE2019_1600000_no_chem.csv",
                                                   "ab968fa92ebf41f3c82cfb6a51059af66593f22a8a99398fa0057636070e9479"),
+    "jarvis_megnet_e_form.json.zip": Upstream(f"{_JARVIS}/megnet_e_form.json.zip",
+                                              "da8612889b31ac223465011c07d19ad1649802c4fa17aeaa515b3c53b6c60ddf"),
 }
 
 
@@ -102,6 +108,62 @@ def fetch(url: str, target: Path, sha256: str | None = None, progress: bool = Tr
     return target
 
 
+@dataclass
+class Context:
+    """What a build function may need beyond its upstream files: where to keep downloads, the mirror, progress."""
+
+    data_dir: Path
+    base_url: str | None = None
+    progress: bool = True
+
+    def url(self, url: str) -> str:
+        """``url`` on the mirror when one is set."""
+        return url.replace(GITHUB_RAW, self.base_url.rstrip("/"), 1) if self.base_url else url
+
+    def structures(self, base: str, ids: list[str], folder: str, workers: int = 16) -> dict[str, str | None]:
+        """The texts of ``<base>/<id>.cif`` for every id (None where the collection has no such file, HTTP 404),
+        fetched in parallel into ``<data>/upstream/<folder>/`` (``<id>.absent`` marks a 404), so an interrupted
+        download resumes where it stopped. Any other failure is an InputError naming the URL."""
+        from concurrent.futures import ThreadPoolExecutor
+        root = self.data_dir / "upstream" / folder
+        root.mkdir(parents=True, exist_ok=True)
+
+        def one(i: str) -> str | None:
+            cif, absent = root / f"{i}.cif", root / f"{i}.absent"
+            if cif.exists():
+                return cif.read_text()
+            if absent.exists():
+                return None
+            text = _get(self.url(f"{base}/{i}.cif"))
+            if text is None:
+                absent.touch()
+                return None
+            tmp = cif.with_name(cif.name + ".part")
+            tmp.write_text(text)
+            tmp.replace(cif)
+            return text
+
+        with ThreadPoolExecutor(workers) as pool:
+            texts = list(tqdm(pool.map(one, ids), total=len(ids), desc=f"structures {folder}",
+                              disable=not self.progress))
+        return dict(zip(ids, texts))
+
+
+def _get(url: str, timeout: float = 60.0, tries: int = 3) -> str | None:
+    """The text at ``url``; None on HTTP 404; other failures retried, then an InputError naming the URL."""
+    for attempt in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                return resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            error = f"HTTP {exc.code} {exc.reason}"
+        except (urllib.error.URLError, OSError) as exc:
+            error = f"{getattr(exc, 'reason', exc)}; this machine may be offline"
+    raise InputError(f"{url}: download failed after {tries} tries ({error}); rerun to resume")
+
+
 # --------------------------------------------------------------------------------------------------- the merges
 
 LABEL_COLUMNS = ("MOFname", "pure_uptake_CO2_298.00_15000", "pure_uptake_methane_298.00_6500000", "logKH_CO2", "Di",
@@ -125,7 +187,7 @@ def _number(text: str | None) -> str:
     return "" if math.isnan(x) else repr(x)
 
 
-def merge_core2019_labels(files: dict[str, Path], out: Path) -> None:
+def merge_core2019_labels(files: dict[str, Path], out: Path, ctx: Context) -> None:
     """``mof/core2019_co2_labels_merged.csv`` from CGCNN_MOF's six ``id_*.csv`` tables and FABO's two CoRE-2019
     tables. Rows: CGCNN_MOF's MOFs in its order, then FABO's 16 bar table's other MOFs in its order, then any
     MOF only in FABO's 0.15 bar table. 0.15 bar: CGCNN_MOF's ``CO2_LP``, else FABO's value, except for MOFs
@@ -165,9 +227,30 @@ def merge_core2019_labels(files: dict[str, Path], out: Path) -> None:
                         _number(f16.get(name, {}).get(_FABO_16))])
 
 
+def merge_megnet_mp2025(files: dict[str, Path], out: Path, ctx: Context) -> None:
+    """``mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz`` from the jarvis-leaderboard MEGNet MP-2018.6.1 split
+    (``megnet_e_form.json``: train / val / test, id -> formation energy, eV/atom) and the Materials Project 2025.02
+    CIF of each mp-id (:data:`MP2025_CIFS`) without its ``_geom_bond`` loop. Rows in the split file's order (train,
+    val, test), one JSON object per line (``mp_id``, ``e_form``, ``split``, ``cif``); ids without a CIF are left
+    out (26 % of them). Written gzip-compressed with a zero timestamp."""
+    import gzip
+    import json
+    import zipfile
+    with zipfile.ZipFile(files["jarvis_megnet_e_form.json.zip"]) as z:
+        split = json.loads(z.read("megnet_e_form.json"))
+    rows = [(part, i, v) for part in ("train", "val", "test") for i, v in split[part].items()]
+    cifs = ctx.structures(MP2025_CIFS, [i for _, i, _ in rows], "topology_databases_cif")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+        for part, i, v in rows:
+            if cifs[i] is not None:
+                cif = cifs[i].split("loop_\n_geom_bond")[0]
+                fh.write((json.dumps({"mp_id": i, "e_form": float(v), "split": part, "cif": cif}) + "\n").encode())
+
+
 def copy_single(key: str) -> Callable[[dict[str, Path], Path], None]:
     """A recipe whose data file is one upstream file as it is."""
-    def build(files: dict[str, Path], out: Path) -> None:
+    def build(files: dict[str, Path], out: Path, ctx: Context) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(files[key], out)
     return build
@@ -183,13 +266,27 @@ def labels_digest(path: Path, columns=LABEL_COLUMNS) -> str:
     return h.hexdigest()
 
 
+def gunzip_digest(path: Path) -> str:
+    """SHA-256 of a gzip file's decompressed bytes (the compressed bytes depend on the compressor)."""
+    import gzip
+    h = hashlib.sha256()
+    with gzip.open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+DIGESTS = {"sha256": sha256_of, "content": labels_digest, "gunzip": gunzip_digest}
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """How to rebuild one data file: its upstream keys, the build function, and the digest the result must have
-    (``check``: ``sha256`` of the file's bytes, or ``content`` = :func:`labels_digest`)."""
+    """How to rebuild one data file: its upstream keys, the build function ``(files, out, Context)``, and the digest
+    the result must have (``check``: a key of :data:`DIGESTS`: ``sha256`` of the file's bytes, ``content`` =
+    :func:`labels_digest`, ``gunzip`` = :func:`gunzip_digest`)."""
 
     upstream: tuple[str, ...]
-    build: Callable[[dict[str, Path], Path], None]
+    build: Callable[[dict[str, Path], Path, "Context"], None]
     check: str
     digest: str
     note: str = ""
@@ -204,6 +301,10 @@ RECIPES = {
     "mof/core2019_geometry_16bar.csv": Recipe(
         ("fabo_CoRE2019_1600000_no_chem.csv",), copy_single("fabo_CoRE2019_1600000_no_chem.csv"), "sha256",
         "ab968fa92ebf41f3c82cfb6a51059af66593f22a8a99398fa0057636070e9479"),
+    "mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz": Recipe(
+        ("jarvis_megnet_e_form.json.zip",), merge_megnet_mp2025, "gunzip",
+        "074a78843b37afcac5e08f44ca347b27d67ac0c7a36265ae66dd9ec770a46aad",
+        "69,239 CIF requests to raw.githubusercontent.com (16 at a time; resumable)"),
 }
 
 #: data files without an automated rebuild yet: the exact manual steps
@@ -212,20 +313,12 @@ MANUAL = {
         "download https://github.com/tdpham2/MOFSimplify (fork of hjkgrp/MOFSimplify, MIT) and pack its charged "
         "CoRE-2019 CIFs as CoRE2019/<MOFname>.cif into <data>/mof/CoRE2019_charged_cifs.tar.xz "
         "(tar -cJf); CoRE MOF 2019 (CC-BY 4.0): https://doi.org/10.5281/zenodo.3677685"),
-    "mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz": (
-        "join GeoCGNN's database/targets_MEGNet_2018.csv (github.com/Tinystormjojo/geo-CGNN) with the jarvis-leaderboard "
-        "megnet_e_form split and the mp-<id>.cif files of github.com/fxcoudert/topology_databases (cif/, Materials "
-        "Project 2025.02, CC-BY 4.0) into JSON lines {mp_id, e_form, split, cif}, gzip-compressed"),
     "mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz": (
         "join https://ml.materialsproject.org/projects/matbench_mp_e_form.json.gz (matbench v0.1) with the same "
         "topology_databases CIFs into JSON lines {mbid, mp_id, e_form, test_fold, cif}, gzip-compressed"),
     "mof/bwdb_subset_cifs.tar.xz": "pack the BW-DB CIFs of github.com/AI4Science-cloud/AI4MOF into this archive",
     "mof/bwdb_boyd2019_labels.csv": "download the Boyd et al. (2019) table: https://doi.org/10.24435/materialscloud:2018.0016/v3",
 }
-
-
-def _url(up: Upstream, base_url: str | None) -> str:
-    return up.url.replace(GITHUB_RAW, base_url.rstrip("/"), 1) if base_url else up.url
 
 
 def rebuild(rel_path: str, data_dir: Path, base_url: str | None = None, progress: bool = True,
@@ -238,13 +331,13 @@ def rebuild(rel_path: str, data_dir: Path, base_url: str | None = None, progress
     if rel_path not in recipes:
         raise InputError(f"{rel_path}: no automated rebuild; by hand: {MANUAL.get(rel_path, 'see data/README.md')}")
     recipe = recipes[rel_path]
-    data_dir = Path(data_dir)
-    files = {k: fetch(_url(upstream[k], base_url), data_dir / "upstream" / k, upstream[k].sha256, progress)
+    ctx = Context(Path(data_dir), base_url, progress)
+    files = {k: fetch(ctx.url(upstream[k].url), ctx.data_dir / "upstream" / k, upstream[k].sha256, progress)
              for k in recipe.upstream}
-    target = data_dir / rel_path
+    target = ctx.data_dir / rel_path
     tmp = target.with_name(target.name + ".rebuilt")
-    recipe.build(files, tmp)
-    got = sha256_of(tmp) if recipe.check == "sha256" else labels_digest(tmp)
+    recipe.build(files, tmp, ctx)
+    got = DIGESTS[recipe.check](tmp)
     if got != recipe.digest:
         tmp.unlink()
         raise InputError(f"{target}: the rebuilt file does not match the manifest ({recipe.check} digest {got}, "
@@ -253,5 +346,5 @@ def rebuild(rel_path: str, data_dir: Path, base_url: str | None = None, progress
     return target
 
 
-__all__ = ["UPSTREAM", "RECIPES", "MANUAL", "Upstream", "Recipe", "fetch", "rebuild", "labels_digest",
-           "merge_core2019_labels", "sha256_of"]
+__all__ = ["UPSTREAM", "RECIPES", "MANUAL", "Upstream", "Recipe", "Context", "fetch", "rebuild", "labels_digest",
+           "gunzip_digest", "merge_core2019_labels", "merge_megnet_mp2025", "sha256_of"]
