@@ -48,6 +48,18 @@ MP_EXPECTED = "".join(json.dumps({"mp_id": i, "e_form": e, "split": p, "cif": CI
                       [("mp-2", 0.5, "train"), ("mp-1", -0.25, "train"), ("mp-3", 2.0, "test")])
 
 
+CORE = "tdpham2/MOFSimplify/7f94c3ddbb2f222ed00b25756244b65fac3a2738/CoRE2019"
+CORE_CIFS = {"B_clean": b"data_B\n_cell_length_a 10\n", "A_clean": b"data_A\n_atom_site_charge\n\xc3\xa9\n"}
+
+
+def tar_expected() -> str:
+    """The archive digest by its definition: name order, each name, NUL, SHA-256 of the file's bytes."""
+    h = hashlib.sha256()
+    for n in sorted(CORE_CIFS):
+        h.update(f"CoRE2019/{n}.cif".encode() + b"\0" + hashlib.sha256(CORE_CIFS[n]).digest())
+    return h.hexdigest()
+
+
 def jarvis_zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -97,6 +109,9 @@ def server(tmp_path):
     (root / TOPO).mkdir(parents=True)
     for i, text in MP_CIFS.items():
         (root / TOPO / f"{i}.cif").write_text(text)
+    (root / CORE).mkdir(parents=True)
+    for n, data in CORE_CIFS.items():
+        (root / CORE / f"{n}.cif").write_bytes(data)
     (root / JARVIS).parent.mkdir(parents=True)
     (root / JARVIS).write_bytes(jarvis_zip())
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: Handler(*a, directory=str(root)))
@@ -114,12 +129,20 @@ def manifest(expected=EXPECTED, tmp=None):
                                                         sha256=hashlib.sha256(jarvis_zip()).hexdigest())
     tmp.write_text(expected)
     digests = {"content": rb.labels_digest(tmp), "gunzip": hashlib.sha256(MP_EXPECTED.encode()).hexdigest(),
+               "tar": tar_expected(),
                "sha256": hashlib.sha256(FIXTURES["fabo_CoRE2019_1600000_no_chem.csv"][1].encode()).hexdigest()}
     recipes = {rel: replace(r, digest=digests[r.check]) for rel, r in rb.RECIPES.items()}
     return recipes, upstream
 
 
-def test_rebuild_downloads_merges_and_checks_against_the_manifest(server, tmp_path):
+@pytest.fixture
+def core_names(tmp_path, monkeypatch):
+    names = tmp_path / "names.txt.gz"
+    names.write_bytes(gzip.compress("A_clean\nB_clean\n".encode()))
+    monkeypatch.setattr(rb, "CORE2019_NAMES", names)
+
+
+def test_rebuild_downloads_merges_and_checks_against_the_manifest(server, tmp_path, core_names):
     url, _ = server
     recipes, upstream = manifest(tmp=tmp_path / "expected.csv")
     data = tmp_path / "data"
@@ -134,6 +157,10 @@ def test_rebuild_downloads_merges_and_checks_against_the_manifest(server, tmp_pa
     assert Handler.ranges == [("id_CO2_LP.csv", 10)] and not part.exists()
     geo = rb.rebuild("mof/core2019_geometry_16bar.csv", data, url, False, recipes, upstream)
     assert geo.read_bytes() == FIXTURES["fabo_CoRE2019_1600000_no_chem.csv"][1].encode()
+    import tarfile
+    archive = rb.rebuild("mof/CoRE2019_charged_cifs.tar.xz", data, url, False, recipes, upstream)
+    with tarfile.open(archive) as tar:
+        assert {m.name: tar.extractfile(m).read() for m in tar} == {f"CoRE2019/{n}.cif": b for n, b in CORE_CIFS.items()}
     mp = rb.rebuild("mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz", data, url, False, recipes, upstream)
     assert gzip.open(mp, "rt").read() == MP_EXPECTED
     assert sorted(p.name for p in (data / "upstream" / "topology_databases_cif").iterdir()) == \
@@ -144,9 +171,12 @@ def test_rebuild_downloads_merges_and_checks_against_the_manifest(server, tmp_pa
     rb.rebuild("mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz", data, "http://127.0.0.1:9", False, recipes, upstream)
 
 
-def test_a_changed_upstream_file_or_a_different_result_is_refused(server, tmp_path):
+def test_a_changed_upstream_file_or_a_different_result_is_refused(server, tmp_path, core_names):
     url, root = server
     recipes, upstream = manifest(tmp=tmp_path / "expected.csv")
+    (root / CORE / "B_clean.cif").unlink()  # a listed CIF gone upstream
+    with pytest.raises(InputError, match=r"CoRE2019: 1 CIFs are gone upstream \(e.g. \['B_clean'\]\)"):
+        rb.rebuild("mof/CoRE2019_charged_cifs.tar.xz", tmp_path / "c", url, False, recipes, upstream)
     path = root / FIXTURES["cgcnn_mof_id_Di.csv"][0]
     path.write_text(path.read_text().replace("5.1", "5.2"))
     with pytest.raises(InputError, match=r"id_Di.csv: the upstream file changed \(SHA-256"):
@@ -162,8 +192,8 @@ def test_a_changed_upstream_file_or_a_different_result_is_refused(server, tmp_pa
 def test_offline_and_manual_files_say_what_to_do(tmp_path):
     with pytest.raises(InputError, match=r"http://127.0.0.1:9/zakariyyabrewster/.*id_CO2_LP.csv: download failed.*offline"):
         rb.rebuild("mof/core2019_co2_labels_merged.csv", tmp_path, "http://127.0.0.1:9", False)
-    with pytest.raises(InputError, match="CoRE2019_charged_cifs.tar.xz: no automated rebuild; by hand: .*MOFSimplify"):
-        rb.rebuild("mof/CoRE2019_charged_cifs.tar.xz", tmp_path)
+    with pytest.raises(InputError, match="bwdb_subset_cifs.tar.xz: no automated rebuild; by hand: .*AI4MOF"):
+        rb.rebuild("mof/bwdb_subset_cifs.tar.xz", tmp_path)
 
 
 def test_the_manifest_describes_the_shipped_copies(data_dir):
@@ -175,4 +205,10 @@ def test_the_manifest_describes_the_shipped_copies(data_dir):
     assert rb.RECIPES["mof/core2019_geometry_16bar.csv"].digest == FILES["mof/core2019_geometry_16bar.csv"].sha256
     mp = "mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz"
     assert rb.gunzip_digest(data_dir / mp) == rb.RECIPES[mp].digest
+    core = "mof/CoRE2019_charged_cifs.tar.xz"
+    assert rb.tar_digest(data_dir / core) == rb.RECIPES[core].digest
+    import tarfile
+    with tarfile.open(data_dir / core) as tar:  # the shipped name list is the archive's
+        assert sorted(m.name for m in tar if m.isfile()) == \
+            [f"CoRE2019/{n}.cif" for n in gzip.open(rb.CORE2019_NAMES, "rt").read().split()]
     assert set(rb.RECIPES) | set(rb.MANUAL) == set(FILES)

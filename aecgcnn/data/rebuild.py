@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import math
 import shutil
 import urllib.error
@@ -34,6 +35,10 @@ _CGCNN_MOF = f"{GITHUB_RAW}/zakariyyabrewster/CGCNN_MOF/c000efcb5935fd75b8f2a13c
 _FABO = f"{GITHUB_RAW}/AI4ChemS/FABO/8fcf5de17b4ea7466416f33c6600ddd8d9427e55/FABO/data/Suboptimal_dataset"
 _JARVIS = (f"{GITHUB_RAW}/usnistgov/jarvis_leaderboard/57afc55f94c8a6f4562f73a3173968cd4b2f83b1/jarvis_leaderboard/"
            "benchmarks/AI/SinglePropertyPrediction")
+#: the charged CoRE-2019 CIFs, one file per MOF (github.com/tdpham2/MOFSimplify, MIT; CoRE MOF 2019 CC-BY 4.0)
+CORE2019_CIFS = f"{GITHUB_RAW}/tdpham2/MOFSimplify/7f94c3ddbb2f222ed00b25756244b65fac3a2738/CoRE2019"
+#: their names (the upstream folder's listing at that commit, sorted), shipped because a raw-file host cannot list
+CORE2019_NAMES = Path(__file__).resolve().parent / "core2019_cif_names.txt.gz"
 #: the Materials Project 2025.02 CIFs, one file per mp-id (github.com/fxcoudert/topology_databases, CC-BY 4.0)
 MP2025_CIFS = f"{GITHUB_RAW}/fxcoudert/topology_databases/41163fcf52ff9bdb3f993c83ef7eaee6f1676b50/cif"
 
@@ -120,28 +125,28 @@ class Context:
         """``url`` on the mirror when one is set."""
         return url.replace(GITHUB_RAW, self.base_url.rstrip("/"), 1) if self.base_url else url
 
-    def structures(self, base: str, ids: list[str], folder: str, workers: int = 16) -> dict[str, str | None]:
-        """The texts of ``<base>/<id>.cif`` for every id (None where the collection has no such file, HTTP 404),
+    def structures(self, base: str, ids: list[str], folder: str, workers: int = 16) -> dict[str, bytes | None]:
+        """The bytes of ``<base>/<id>.cif`` for every id (None where the collection has no such file, HTTP 404),
         fetched in parallel into ``<data>/upstream/<folder>/`` (``<id>.absent`` marks a 404), so an interrupted
         download resumes where it stopped. Any other failure is an InputError naming the URL."""
         from concurrent.futures import ThreadPoolExecutor
         root = self.data_dir / "upstream" / folder
         root.mkdir(parents=True, exist_ok=True)
 
-        def one(i: str) -> str | None:
+        def one(i: str) -> bytes | None:
             cif, absent = root / f"{i}.cif", root / f"{i}.absent"
             if cif.exists():
-                return cif.read_text()
+                return cif.read_bytes()
             if absent.exists():
                 return None
-            text = _get(self.url(f"{base}/{i}.cif"))
-            if text is None:
+            data = _get(self.url(f"{base}/{i}.cif"))
+            if data is None:
                 absent.touch()
                 return None
             tmp = cif.with_name(cif.name + ".part")
-            tmp.write_text(text)
+            tmp.write_bytes(data)
             tmp.replace(cif)
-            return text
+            return data
 
         with ThreadPoolExecutor(workers) as pool:
             texts = list(tqdm(pool.map(one, ids), total=len(ids), desc=f"structures {folder}",
@@ -149,12 +154,12 @@ class Context:
         return dict(zip(ids, texts))
 
 
-def _get(url: str, timeout: float = 60.0, tries: int = 3) -> str | None:
-    """The text at ``url``; None on HTTP 404; other failures retried, then an InputError naming the URL."""
+def _get(url: str, timeout: float = 60.0, tries: int = 3) -> bytes | None:
+    """The bytes at ``url``; None on HTTP 404; other failures retried, then an InputError naming the URL."""
     for attempt in range(tries):
         try:
             with urllib.request.urlopen(url, timeout=timeout) as resp:
-                return resp.read().decode()
+                return resp.read()
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return None
@@ -244,8 +249,27 @@ def merge_megnet_mp2025(files: dict[str, Path], out: Path, ctx: Context) -> None
     with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
         for part, i, v in rows:
             if cifs[i] is not None:
-                cif = cifs[i].split("loop_\n_geom_bond")[0]
+                cif = cifs[i].decode().split("loop_\n_geom_bond")[0]
                 fh.write((json.dumps({"mp_id": i, "e_form": float(v), "split": part, "cif": cif}) + "\n").encode())
+
+
+def pack_core2019_cifs(files: dict[str, Path], out: Path, ctx: Context) -> None:
+    """``mof/CoRE2019_charged_cifs.tar.xz``: every CIF of MOFSimplify's ``CoRE2019/`` folder (the names in
+    :data:`CORE2019_NAMES`), as it is, packed as ``CoRE2019/<name>.cif`` in name order. A name the host does not
+    have is an InputError (the upstream folder changed)."""
+    import gzip
+    import tarfile
+    names = gzip.open(CORE2019_NAMES, "rt").read().split()
+    cifs = ctx.structures(CORE2019_CIFS, names, "mofsimplify_CoRE2019")
+    missing = [n for n in names if cifs[n] is None]
+    if missing:
+        raise InputError(f"{CORE2019_CIFS}: {len(missing)} CIFs are gone upstream (e.g. {missing[:3]})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out, "w:xz") as tar:
+        for n in tqdm(names, desc="packing CIFs", disable=not ctx.progress):
+            info = tarfile.TarInfo(f"CoRE2019/{n}.cif")
+            info.size = len(cifs[n])
+            tar.addfile(info, io.BytesIO(cifs[n]))
 
 
 def copy_single(key: str) -> Callable[[dict[str, Path], Path], None]:
@@ -276,14 +300,29 @@ def gunzip_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-DIGESTS = {"sha256": sha256_of, "content": labels_digest, "gunzip": gunzip_digest}
+def tar_digest(path: Path) -> str:
+    """SHA-256 over a tar archive's files in name order (each: name, NUL, SHA-256 of its bytes): independent of
+    member order, timestamps and compression."""
+    import tarfile
+    members = {}
+    with tarfile.open(path, "r:*") as tar:
+        for m in tar:
+            if m.isfile():
+                members[m.name] = hashlib.sha256(tar.extractfile(m).read()).digest()
+    h = hashlib.sha256()
+    for name in sorted(members):
+        h.update(name.encode() + b"\0" + members[name])
+    return h.hexdigest()
+
+
+DIGESTS = {"sha256": sha256_of, "content": labels_digest, "gunzip": gunzip_digest, "tar": tar_digest}
 
 
 @dataclass(frozen=True)
 class Recipe:
     """How to rebuild one data file: its upstream keys, the build function ``(files, out, Context)``, and the digest
     the result must have (``check``: a key of :data:`DIGESTS`: ``sha256`` of the file's bytes, ``content`` =
-    :func:`labels_digest`, ``gunzip`` = :func:`gunzip_digest`)."""
+    :func:`labels_digest`, ``gunzip`` = :func:`gunzip_digest`, ``tar`` = :func:`tar_digest`)."""
 
     upstream: tuple[str, ...]
     build: Callable[[dict[str, Path], Path, "Context"], None]
@@ -301,6 +340,9 @@ RECIPES = {
     "mof/core2019_geometry_16bar.csv": Recipe(
         ("fabo_CoRE2019_1600000_no_chem.csv",), copy_single("fabo_CoRE2019_1600000_no_chem.csv"), "sha256",
         "ab968fa92ebf41f3c82cfb6a51059af66593f22a8a99398fa0057636070e9479"),
+    "mof/CoRE2019_charged_cifs.tar.xz": Recipe(
+        (), pack_core2019_cifs, "tar", "5aa57f30f9ef412cc1deea2c44de2f46909a64b77b515197c4ba2af57dc2127f",
+        "12,023 CIF requests to raw.githubusercontent.com (16 at a time; resumable)"),
     "mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz": Recipe(
         ("jarvis_megnet_e_form.json.zip",), merge_megnet_mp2025, "gunzip",
         "074a78843b37afcac5e08f44ca347b27d67ac0c7a36265ae66dd9ec770a46aad",
@@ -309,10 +351,6 @@ RECIPES = {
 
 #: data files without an automated rebuild yet: the exact manual steps
 MANUAL = {
-    "mof/CoRE2019_charged_cifs.tar.xz": (
-        "download https://github.com/tdpham2/MOFSimplify (fork of hjkgrp/MOFSimplify, MIT) and pack its charged "
-        "CoRE-2019 CIFs as CoRE2019/<MOFname>.cif into <data>/mof/CoRE2019_charged_cifs.tar.xz "
-        "(tar -cJf); CoRE MOF 2019 (CC-BY 4.0): https://doi.org/10.5281/zenodo.3677685"),
     "mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz": (
         "join https://ml.materialsproject.org/projects/matbench_mp_e_form.json.gz (matbench v0.1) with the same "
         "topology_databases CIFs into JSON lines {mbid, mp_id, e_form, test_fold, cif}, gzip-compressed"),
