@@ -173,5 +173,5 @@ def test_download_verifies_present_files_and_explains_missing(tmp_path, data_dir
     from aecgcnn.data.sources import download
     rel = "mof/bwdb_boyd2019_labels.csv"
     assert download(rel, data_dir) == (data_dir / rel, "verified")  # SHA-256 of the shared copy matches
-    with pytest.raises(InputError, match="By hand: download the Boyd"):
-        download(rel, tmp_path)  # no automated rebuild for this file: the manual step
+    with pytest.raises(InputError, match="By hand: join https://ml.materialsproject.org"):
+        download("mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz", tmp_path)  # no automated rebuild: the manual step

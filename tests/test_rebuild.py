@@ -135,16 +135,18 @@ def manifest(expected=EXPECTED, tmp=None):
     return recipes, upstream
 
 
-@pytest.fixture
-def core_names(tmp_path, monkeypatch):
+def with_core_names(recipes: dict, tmp_path) -> dict:
+    """The recipes with the CoRE CIF archive packing the fixture's two names instead of the shipped 12,023."""
     names = tmp_path / "names.txt.gz"
     names.write_bytes(gzip.compress("A_clean\nB_clean\n".encode()))
-    monkeypatch.setattr(rb, "CORE2019_NAMES", names)
+    rel = "mof/CoRE2019_charged_cifs.tar.xz"
+    return {**recipes, rel: replace(recipes[rel], build=rb.pack_cifs(rb.CORE2019_CIFS, names, "core", "CoRE2019"))}
 
 
-def test_rebuild_downloads_merges_and_checks_against_the_manifest(server, tmp_path, core_names):
+def test_rebuild_downloads_merges_and_checks_against_the_manifest(server, tmp_path):
     url, _ = server
     recipes, upstream = manifest(tmp=tmp_path / "expected.csv")
+    recipes = with_core_names(recipes, tmp_path)
     data = tmp_path / "data"
     # a download interrupted after 10 bytes: resumed with a Range request
     part = data / "upstream" / "cgcnn_mof_id_CO2_LP.csv.part"
@@ -171,9 +173,10 @@ def test_rebuild_downloads_merges_and_checks_against_the_manifest(server, tmp_pa
     rb.rebuild("mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz", data, "http://127.0.0.1:9", False, recipes, upstream)
 
 
-def test_a_changed_upstream_file_or_a_different_result_is_refused(server, tmp_path, core_names):
+def test_a_changed_upstream_file_or_a_different_result_is_refused(server, tmp_path):
     url, root = server
     recipes, upstream = manifest(tmp=tmp_path / "expected.csv")
+    recipes = with_core_names(recipes, tmp_path)
     (root / CORE / "B_clean.cif").unlink()  # a listed CIF gone upstream
     with pytest.raises(InputError, match=r"CoRE2019: 1 CIFs are gone upstream \(e.g. \['B_clean'\]\)"):
         rb.rebuild("mof/CoRE2019_charged_cifs.tar.xz", tmp_path / "c", url, False, recipes, upstream)
@@ -192,8 +195,8 @@ def test_a_changed_upstream_file_or_a_different_result_is_refused(server, tmp_pa
 def test_offline_and_manual_files_say_what_to_do(tmp_path):
     with pytest.raises(InputError, match=r"http://127.0.0.1:9/zakariyyabrewster/.*id_CO2_LP.csv: download failed.*offline"):
         rb.rebuild("mof/core2019_co2_labels_merged.csv", tmp_path, "http://127.0.0.1:9", False)
-    with pytest.raises(InputError, match="bwdb_subset_cifs.tar.xz: no automated rebuild; by hand: .*AI4MOF"):
-        rb.rebuild("mof/bwdb_subset_cifs.tar.xz", tmp_path)
+    with pytest.raises(InputError, match="matbench_mp_e_form_with_mp2025_cif.jsonl.gz: no automated rebuild; by hand"):
+        rb.rebuild("mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz", tmp_path)
 
 
 def test_the_manifest_describes_the_shipped_copies(data_dir):
@@ -208,7 +211,10 @@ def test_the_manifest_describes_the_shipped_copies(data_dir):
     core = "mof/CoRE2019_charged_cifs.tar.xz"
     assert rb.tar_digest(data_dir / core) == rb.RECIPES[core].digest
     import tarfile
-    with tarfile.open(data_dir / core) as tar:  # the shipped name list is the archive's
-        assert sorted(m.name for m in tar if m.isfile()) == \
-            [f"CoRE2019/{n}.cif" for n in gzip.open(rb.CORE2019_NAMES, "rt").read().split()]
+    for rel, names, folder in ((core, rb.CORE2019_NAMES, "CoRE2019"), ("mof/bwdb_subset_cifs.tar.xz", rb.BWDB_NAMES, "cif")):
+        assert rb.tar_digest(data_dir / rel) == rb.RECIPES[rel].digest
+        with tarfile.open(data_dir / rel) as tar:  # the shipped name list is the archive's
+            assert sorted(m.name for m in tar if m.isfile()) == \
+                [f"{folder}/{n}.cif" for n in gzip.open(names, "rt").read().split()]
+    assert rb.RECIPES["mof/bwdb_boyd2019_labels.csv"].digest == FILES["mof/bwdb_boyd2019_labels.csv"].sha256
     assert set(rb.RECIPES) | set(rb.MANUAL) == set(FILES)

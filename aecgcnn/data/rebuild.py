@@ -39,6 +39,8 @@ _JARVIS = (f"{GITHUB_RAW}/usnistgov/jarvis_leaderboard/57afc55f94c8a6f4562f73a31
 CORE2019_CIFS = f"{GITHUB_RAW}/tdpham2/MOFSimplify/7f94c3ddbb2f222ed00b25756244b65fac3a2738/CoRE2019"
 #: their names (the upstream folder's listing at that commit, sorted), shipped because a raw-file host cannot list
 CORE2019_NAMES = Path(__file__).resolve().parent / "core2019_cif_names.txt.gz"
+BWDB_NAMES = Path(__file__).resolve().parent / "bwdb_cif_names.txt.gz"  # AI4MOF's 1,100 BW-DB CIFs
+_AI4MOF = f"{GITHUB_RAW}/AI4Science-cloud/AI4MOF/9298a44a19645b6c49f4fcbe020a2b5dda6dcaf8/data/MOF_data/MOF_data"
 #: the Materials Project 2025.02 CIFs, one file per mp-id (github.com/fxcoudert/topology_databases, CC-BY 4.0)
 MP2025_CIFS = f"{GITHUB_RAW}/fxcoudert/topology_databases/41163fcf52ff9bdb3f993c83ef7eaee6f1676b50/cif"
 
@@ -69,6 +71,8 @@ UPSTREAM = {
                                                 "f2b1bd19e57b2e56e1c695e80ef47b54d301df5fa3a6b2b440891a080496f255"),
     "fabo_CoRE2019_1600000_no_chem.csv": Upstream(f"{_FABO}/CoRE2019_1600000_no_chem.csv",
                                                   "ab968fa92ebf41f3c82cfb6a51059af66593f22a8a99398fa0057636070e9479"),
+    "ai4mof_all_MOFs_screening_data_ads.csv": Upstream(f"{_AI4MOF}/all_MOFs_screening_data_ads.csv",
+                                                       "89aea4d7352262cba5dcd31b85ee97074a8e7300a63a7437e927317798747944"),
     "jarvis_megnet_e_form.json.zip": Upstream(f"{_JARVIS}/megnet_e_form.json.zip",
                                               "da8612889b31ac223465011c07d19ad1649802c4fa17aeaa515b3c53b6c60ddf"),
 }
@@ -253,23 +257,26 @@ def merge_megnet_mp2025(files: dict[str, Path], out: Path, ctx: Context) -> None
                 fh.write((json.dumps({"mp_id": i, "e_form": float(v), "split": part, "cif": cif}) + "\n").encode())
 
 
-def pack_core2019_cifs(files: dict[str, Path], out: Path, ctx: Context) -> None:
-    """``mof/CoRE2019_charged_cifs.tar.xz``: every CIF of MOFSimplify's ``CoRE2019/`` folder (the names in
-    :data:`CORE2019_NAMES`), as it is, packed as ``CoRE2019/<name>.cif`` in name order. A name the host does not
-    have is an InputError (the upstream folder changed)."""
-    import gzip
-    import tarfile
-    names = gzip.open(CORE2019_NAMES, "rt").read().split()
-    cifs = ctx.structures(CORE2019_CIFS, names, "mofsimplify_CoRE2019")
-    missing = [n for n in names if cifs[n] is None]
-    if missing:
-        raise InputError(f"{CORE2019_CIFS}: {len(missing)} CIFs are gone upstream (e.g. {missing[:3]})")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(out, "w:xz") as tar:
-        for n in tqdm(names, desc="packing CIFs", disable=not ctx.progress):
-            info = tarfile.TarInfo(f"CoRE2019/{n}.cif")
-            info.size = len(cifs[n])
-            tar.addfile(info, io.BytesIO(cifs[n]))
+def pack_cifs(base: str, names_file: Path, folder: str, member_dir: str) -> Callable[[dict, Path, Context], None]:
+    """A recipe that packs every CIF of an upstream folder (``<base>/<name>.cif`` for the names in ``names_file``,
+    the folder's listing at the pinned commit, shipped because a raw-file host cannot list folders) as
+    ``<member_dir>/<name>.cif``, bytes as they are, in name order, into a .tar.xz. A listed name the host no longer
+    has is an InputError (the upstream folder changed)."""
+    def build(files: dict[str, Path], out: Path, ctx: Context) -> None:
+        import gzip
+        import tarfile
+        names = gzip.open(names_file, "rt").read().split()
+        cifs = ctx.structures(base, names, folder)
+        missing = [n for n in names if cifs[n] is None]
+        if missing:
+            raise InputError(f"{base}: {len(missing)} CIFs are gone upstream (e.g. {missing[:3]})")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(out, "w:xz") as tar:
+            for n in tqdm(names, desc="packing CIFs", disable=not ctx.progress):
+                info = tarfile.TarInfo(f"{member_dir}/{n}.cif")
+                info.size = len(cifs[n])
+                tar.addfile(info, io.BytesIO(cifs[n]))
+    return build
 
 
 def copy_single(key: str) -> Callable[[dict[str, Path], Path], None]:
@@ -341,8 +348,14 @@ RECIPES = {
         ("fabo_CoRE2019_1600000_no_chem.csv",), copy_single("fabo_CoRE2019_1600000_no_chem.csv"), "sha256",
         "ab968fa92ebf41f3c82cfb6a51059af66593f22a8a99398fa0057636070e9479"),
     "mof/CoRE2019_charged_cifs.tar.xz": Recipe(
-        (), pack_core2019_cifs, "tar", "5aa57f30f9ef412cc1deea2c44de2f46909a64b77b515197c4ba2af57dc2127f",
+        (), pack_cifs(CORE2019_CIFS, CORE2019_NAMES, "mofsimplify_CoRE2019", "CoRE2019"), "tar", "5aa57f30f9ef412cc1deea2c44de2f46909a64b77b515197c4ba2af57dc2127f",
         "12,023 CIF requests to raw.githubusercontent.com (16 at a time; resumable)"),
+    "mof/bwdb_subset_cifs.tar.xz": Recipe(
+        (), pack_cifs(f"{_AI4MOF}", BWDB_NAMES, "ai4mof_bwdb", "cif"), "tar", "3e4a8f21cd81cae8af0093ab4d6f6f47a4b1633f422829f439b1567610d58f2f",
+        "1,100 CIF requests to raw.githubusercontent.com"),
+    "mof/bwdb_boyd2019_labels.csv": Recipe(
+        ("ai4mof_all_MOFs_screening_data_ads.csv",), copy_single("ai4mof_all_MOFs_screening_data_ads.csv"), "sha256",
+        "89aea4d7352262cba5dcd31b85ee97074a8e7300a63a7437e927317798747944"),
     "mp/megnet_mp2018_e_form_with_mp2025_cif.jsonl.gz": Recipe(
         ("jarvis_megnet_e_form.json.zip",), merge_megnet_mp2025, "gunzip",
         "074a78843b37afcac5e08f44ca347b27d67ac0c7a36265ae66dd9ec770a46aad",
@@ -354,8 +367,6 @@ MANUAL = {
     "mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz": (
         "join https://ml.materialsproject.org/projects/matbench_mp_e_form.json.gz (matbench v0.1) with the same "
         "topology_databases CIFs into JSON lines {mbid, mp_id, e_form, test_fold, cif}, gzip-compressed"),
-    "mof/bwdb_subset_cifs.tar.xz": "pack the BW-DB CIFs of github.com/AI4Science-cloud/AI4MOF into this archive",
-    "mof/bwdb_boyd2019_labels.csv": "download the Boyd et al. (2019) table: https://doi.org/10.24435/materialscloud:2018.0016/v3",
 }
 
 
