@@ -126,26 +126,26 @@ def _history(path):
 
 def test_torchrun_training_follows_one_process_and_a_killed_run_resumes(tmp_path, monkeypatch):
     from aecgcnn.experiment import Experiment, run_or_load
-    single = _cli(["--epochs", "6"], tmp_path / "one")
+    single = _cli(["--epochs", "4"], tmp_path / "one")
     # the notebooks' way (profile "processes"): run_or_load starts torchrun on a run.json of the experiment
     monkeypatch.delenv("AECGCNN_DATA", raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     exp = Experiment(dataset="core2019-co2-0.15bar", preset="cgcnn", train_size=128, val_size=32, test_size=32,
-                     batch_size=32, seed=0, epochs=6, out_dir=str(tmp_path / "ddp"))
+                     batch_size=32, seed=0, epochs=4, out_dir=str(tmp_path / "ddp"))
     m = run_or_load(exp, processes=2)
-    assert m["provenance"]["processes"] == 2 and m["provenance"]["backend"] == "gloo" and len(m["history"]) == 6
+    assert m["provenance"]["processes"] == 2 and m["provenance"]["backend"] == "gloo" and len(m["history"]) == 4
     log = single.communicate(timeout=600)[0]
     assert single.returncode == 0, log[-3000:]
     one, two = _history(tmp_path / "one"), _history(tmp_path / "ddp")
-    assert len(one) == len(two) == 6
+    assert len(one) == len(two) == 4
     for a, b in zip(one, two):
         assert abs(b["train_mae"] / a["train_mae"] - 1) < 0.10, (a, b)
         assert abs(b["train_loss"] / a["train_loss"] - 1) < 0.25, (a, b)
     assert two[-1]["train_loss"] < 0.6 * two[0]["train_loss"]  # it learns
     assert not list((tmp_path / "ddp").glob("*.tmp"))
 
-    # kill the whole torchrun job once two epochs are written, then resume: the same run as the uninterrupted one
-    killed = _cli(["--epochs", "6"], tmp_path / "killed", launcher=(*TORCHRUN, "-m", "aecgcnn"))
+    # kill the whole torchrun job once two of its four epochs are written, then resume: the same run as the uninterrupted one
+    killed = _cli(["--epochs", "4"], tmp_path / "killed", launcher=(*TORCHRUN, "-m", "aecgcnn"))
     deadline = time.time() + 300
     while time.time() < deadline and not ((tmp_path / "killed" / "train_state.pt").exists()
                                           and len(_history(tmp_path / "killed")) >= 2):
@@ -154,7 +154,7 @@ def test_torchrun_training_follows_one_process_and_a_killed_run_resumes(tmp_path
         os.kill(pid, signal.SIGKILL)
     killed.communicate()
     assert not (tmp_path / "killed" / "metrics.json").exists(), "the job finished before it could be killed"
-    resumed = _cli(["--epochs", "6", "--resume"], tmp_path / "killed", launcher=(*TORCHRUN, "-m", "aecgcnn"))
+    resumed = _cli(["--epochs", "4", "--resume"], tmp_path / "killed", launcher=(*TORCHRUN, "-m", "aecgcnn"))
     log = resumed.communicate(timeout=600)[0]
     assert resumed.returncode == 0, log[-3000:]
     keys = ["epoch", "train_loss", "train_mae", "val_loss", "val_mae", "val_srcc"]
