@@ -16,8 +16,8 @@ from aecgcnn.runtime import allocator_state
 _REPO = Path(__file__).resolve().parents[1]
 
 
-def git_commit() -> str:
-    """Short commit of the package checkout, with ``+dirty`` when there are uncommitted changes."""
+def _read_commit() -> str:
+    """Short commit of the package checkout now, with ``+dirty`` when there are uncommitted changes."""
     try:
         commit = subprocess.run(["git", "-C", str(_REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=5).stdout.strip()
@@ -26,6 +26,16 @@ def git_commit() -> str:
         return (commit or "unknown") + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+# read when the package is imported: the code a process runs is the checkout as it was then (a run that ends hours
+# later, after commits in an editable install, must not stamp the commit of its end)
+_COMMIT_AT_START = _read_commit()
+
+
+def git_commit() -> str:
+    """Short commit of the package checkout when this process imported it, ``+dirty`` with uncommitted changes."""
+    return _COMMIT_AT_START
 
 
 def device_name(device: str | torch.device = "cpu") -> str:
@@ -41,7 +51,8 @@ def stamp(device="cpu", **extra) -> dict:
     torchrun job and their backend), allocator, kernels, UTC time."""
     from aecgcnn.distributed import context
     ctx = context()
-    return {"processes": ctx.world_size, **({"backend": ctx.backend} if ctx.active else {}),"command": " ".join(sys.argv), "commit": git_commit(), "package_version": __version__,
+    return {"processes": ctx.world_size, **({"backend": ctx.backend} if ctx.active else {}),
+            "command": " ".join(sys.argv), "commit": git_commit(), "package_version": __version__,
             "torch": torch.__version__, "device": device_name(device), "allocator": allocator_state(),
             "kernels": kernel_state(),
             "utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
