@@ -31,7 +31,7 @@ def load_checkpoint(path, device="cpu"):
     be a run folder (its ``checkpoint.pt``), an ensemble folder (an :class:`aecgcnn.ensemble.Ensemble`) or the name
     of a pretrained model shipped with the package (:mod:`aecgcnn.pretrained`; ``aecgcnn models``)."""
     path = Path(path)
-    if not path.exists() and path.suffix == "" and len(path.parts) == 1:  # a shipped model's or dataset's name
+    if not path.exists() and len(path.parts) == 1:  # a shipped model's or dataset's name (may hold dots: 0.15bar)
         from aecgcnn.pretrained import find
         path = find(str(path)) or path
     if path.is_dir():

@@ -39,11 +39,12 @@ def test_a_packaged_run_is_found_by_name_and_dataset_and_predicts(tiny_run, tmp_
     outs = {}
     for how, argv in {"path": [str(tiny_run / "checkpoint.pt"), str(cifs)],
                       "name": ["core-tiny-cgcnn", str(cifs)],
-                      "flag": ["--pretrained", "core2019-co2-0.15bar", str(cifs)]}.items():
+                      "flag": ["--pretrained", "core2019-co2-0.15bar", str(cifs)],
+                      "dataset": ["core2019-co2-0.15bar", str(cifs)]}.items():
         outs[how] = tmp_path / f"{how}.csv"
         assert main(["predict", *argv, "--out", str(outs[how]), "--device", "cpu"]) == 0
     rows = {how: list(csv.reader(open(p)))[1:] for how, p in outs.items()}
-    assert len(rows["path"]) == len(core_cifs) and rows["path"] == rows["name"] == rows["flag"]
+    assert len(rows["path"]) == len(core_cifs) and rows["path"] == rows["name"] == rows["flag"] == rows["dataset"]
     assert main(["predict", str(cifs), "--out", str(tmp_path / "x.csv")]) == 2  # no model: a clear error
 
 
