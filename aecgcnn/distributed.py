@@ -82,12 +82,6 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
-def barrier() -> None:
-    """Wait for every rank (no-op in one process)."""
-    if context().active:
-        dist.barrier()
-
-
 @contextmanager
 def main_first():
     """Run the body on rank 0 first, then on the other ranks: work that fills a shared cache (graph building)

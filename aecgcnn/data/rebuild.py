@@ -279,7 +279,7 @@ def pack_cifs(base: str, names_file: Path, folder: str, member_dir: str) -> Call
     return build
 
 
-def copy_single(key: str) -> Callable[[dict[str, Path], Path], None]:
+def copy_single(key: str) -> Callable[[dict[str, Path], Path, Context], None]:
     """A recipe whose data file is one upstream file as it is."""
     def build(files: dict[str, Path], out: Path, ctx: Context) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
