@@ -73,3 +73,39 @@ def test_fast_path_equals_plain_path(preset, options, chunk, monkeypatch):
     fast.eval(), plain.eval()
     with torch.no_grad():
         torch.testing.assert_close(fast(b), plain(b), rtol=1e-9, atol=1e-10)
+
+
+def test_compiled_layers_leave_the_chunked_functions_to_their_own_kernels():
+    """``compile_layers`` (an outer torch.compile of each conv layer) excludes the chunked autograd functions from
+    its graph (they are wrapped in torch.compiler.disable then, not at import) and gives the eager numbers."""
+    torch.manual_seed(0)
+    b = batch()
+    eager = model_from_preset("ae-cgcnn", node_dim=16, n_conv=2, fc_hidden=16).double().eval()
+    compiled = copy.deepcopy(eager).compile_layers()
+    assert all(getattr(f, "_aecgcnn_excluded", False)
+               for f in (fused.edge_attention, fused.edge_update, fused.edge_embedding))
+    with torch.no_grad():
+        assert torch.allclose(compiled(b), eager(b), rtol=1e-9, atol=1e-12)
+
+
+def test_a_kernel_is_compiled_once_its_eager_time_has_paid_for_compiling(monkeypatch):
+    """The ski-rental rule of ``fused._run``: eager until a kernel's eager calls have taken COMPILE_AFTER seconds
+    (per shape, dtype and mode), compiled from then on; ragged chunks always eager."""
+    import types
+    compiled = []
+    monkeypatch.setattr(fused, "_kernel", lambda fn, z, key: (compiled.append((tuple(z.shape), key)), fn)[1])
+    monkeypatch.setattr(fused, "_EAGER_SECONDS", {})
+    monkeypatch.setattr(fused, "COMPILE_AFTER", 2.5)
+    clock = iter(range(1000))  # every eager call takes one "second"
+    monkeypatch.setattr(fused, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    z, node, mask = torch.randn(4, 12, 12), torch.randn(4, 12), torch.ones(4, 12, dtype=torch.bool)
+    key = (2, "joint", "relu")
+    for _ in range(3):
+        fused._run(fused.slot_forward, key, True, z.clone(), node, mask)
+        fused._run(fused.slot_forward, key, False, z.clone(), node, mask)  # ragged: never counts, never compiles
+    assert compiled == []
+    fused._run(fused.slot_forward, key, True, z.clone(), node, mask)
+    assert compiled == [((4, 12, 12), key)]
+    other = torch.randn(5, 12, 12)  # another shape has its own account
+    fused._run(fused.slot_forward, key, True, other, torch.randn(5, 12), torch.ones(5, 12, dtype=torch.bool))
+    assert len(compiled) == 1

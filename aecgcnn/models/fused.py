@@ -23,6 +23,7 @@ these forms agree to float rounding (tests/test_fused.py, both with one chunk an
 from __future__ import annotations
 
 import os
+import time
 import types
 import warnings
 
@@ -158,18 +159,20 @@ def slot_backward(zp: torch.Tensor, node: torch.Tensor, mask: torch.Tensor, g: t
 #: how the chunk kernels run on CPU: ``compiled`` (torch.compile, fused loops; falls back to ``eager`` with a
 #: warning where compilation fails, e.g. no C++ compiler) | ``eager``. Environment: AECGCNN_KERNELS.
 KERNELS = os.environ.get("AECGCNN_KERNELS", "compiled").lower()
-#: full-chunk calls of a kernel (per shape, dtype and mode) that run eagerly before it is compiled: compiling
-#: costs seconds, so a short job (a prediction of a few hundred structures, the tests) never pays for it
-#: while a training run compiles within its first steps. Environment: AECGCNN_COMPILE_AFTER.
-COMPILE_AFTER = int(os.environ.get("AECGCNN_COMPILE_AFTER", "10000"))
+#: seconds a kernel (per shape, dtype and mode) runs eagerly before it is compiled. Compiling one costs about as
+#: much (measured 3-4 s on this 2-core machine; the compiled kernel then runs ~3x faster), so switching once the
+#: eager time has paid that price (the ski-rental rule) never costs more than twice the better of "always" and
+#: "never": tests and short predictions stay eager, a training run or a screen compiles within seconds.
+#: Environment: AECGCNN_COMPILE_AFTER (seconds; 0 compiles at the first full chunk).
+COMPILE_AFTER = float(os.environ.get("AECGCNN_COMPILE_AFTER", "4"))
 _COMPILED: dict = {}
-_CALLS: dict = {}
+_EAGER_SECONDS: dict = {}
 
 
 def kernel_state() -> str:
     """How the chunk kernels run in this process (for provenance stamps)."""
     failed = [k for k, v in _COMPILED.items() if v is None]
-    state = f"{KERNELS} after {COMPILE_AFTER} calls" if KERNELS == "compiled" else KERNELS
+    state = f"{KERNELS} after {COMPILE_AFTER:g} s eager per kernel" if KERNELS == "compiled" else KERNELS
     return state + (f" (compile failed for {len(failed)} kernels: eager)" if failed else "")
 
 
@@ -185,14 +188,18 @@ def _kernel(fn, z: torch.Tensor, key: tuple):
 
 
 def _run(fn, key: tuple, full: bool, z: torch.Tensor, *args):
-    """fn(z, *args, *key) with the compiled kernel for full chunks (:data:`KERNELS`); a ragged last chunk, GPU
-    tensors and tracing under an outer torch.compile take the eager kernel."""
+    """fn(z, *args, *key) with the compiled kernel for full chunks once this kernel has run eagerly for
+    :data:`COMPILE_AFTER` seconds (:data:`KERNELS`); a ragged last chunk, GPU tensors and tracing under an outer
+    torch.compile take the eager kernel."""
     if not full or KERNELS != "compiled" or z.device.type != "cpu" or torch.compiler.is_compiling():
         return fn(z, *args, *key)
     full_key = (fn.__name__, tuple(z.shape), z.dtype, *key)
-    _CALLS[full_key] = _CALLS.get(full_key, 0) + 1
-    if _CALLS[full_key] <= COMPILE_AFTER:
-        return fn(z, *args, *key)
+    spent = _EAGER_SECONDS.get(full_key, 0.0)
+    if spent < COMPILE_AFTER:
+        start = time.perf_counter()
+        out = fn(z, *args, *key)
+        _EAGER_SECONDS[full_key] = spent + time.perf_counter() - start
+        return out
     k = _kernel(fn, z, key)
     if k is fn:
         return fn(z, *args, *key)
@@ -365,20 +372,29 @@ class EdgeEmbedding(torch.autograd.Function):
         return g_wt.T, g.sum((0, 1)), None, None
 
 
-@torch.compiler.disable
 def edge_embedding(weight, bias, features, mask):
-    """:class:`EdgeEmbedding` ([N, K, H]); an outer torch.compile leaves it as it is."""
+    """:class:`EdgeEmbedding` ([N, K, H])."""
     return EdgeEmbedding.apply(weight, bias, features, mask)
 
 
-@torch.compiler.disable
 def edge_attention(node, nbrp, e, w_edge, nbr, mask, heads: int, mode: str, activation: str, need_weights: bool):
-    """:class:`EdgeAttention` (out [N, M, F], weights [N, K, M] or empty); an outer torch.compile leaves it as
-    it is (its loops over chunks run their own compiled kernels)."""
+    """:class:`EdgeAttention` (out [N, M, F], weights [N, K, M] or empty)."""
     return EdgeAttention.apply(node, nbrp, e, w_edge, nbr, mask, heads, mode, activation, need_weights)
 
 
-@torch.compiler.disable
 def edge_update(node, nbrp, e, w, nbr, mask, activation: str):
-    """:class:`EdgeUpdate` (e' [N, K, D]); an outer torch.compile leaves it as it is."""
+    """:class:`EdgeUpdate` (e' [N, K, D])."""
     return EdgeUpdate.apply(node, nbrp, e, w, nbr, mask, activation)
+
+
+def exclude_from_outer_compile() -> None:
+    """Make an outer torch.compile (``AECGCNN.compile_layers``) leave :func:`edge_embedding`,
+    :func:`edge_attention` and :func:`edge_update` as they are (their loops over chunks run their own compiled
+    kernels): wraps them in ``torch.compiler.disable``. Not done at import because that imports torch._dynamo
+    (about 1 s of every command's start-up); callers reach the functions through this module, so the wrapped
+    ones are used from then on."""
+    g = globals()
+    for name in ("edge_embedding", "edge_attention", "edge_update"):
+        if not getattr(g[name], "_aecgcnn_excluded", False):
+            g[name] = torch.compiler.disable(g[name])
+            g[name]._aecgcnn_excluded = True
