@@ -9,21 +9,27 @@ from pathlib import Path
 from aecgcnn.protocols import DEFAULT_PROTOCOL
 
 # Experiment scale per experiment family and profile. quick: CI (a couple of minutes on 2 CPU cores);
-# cpu: at most about an hour per notebook on 2 cores (measured: README "Results"); paper: the paper's
-# protocol (50 epochs, 5 splits, full data) for a GPU.
+# cpu: what this 2-core machine can afford for the paper's claims (README "Results at scale": cost measured per run;
+# runs resume epoch by epoch and finished runs are reused, so a notebook can be run again until it completes);
+# paper: the paper's protocol (50 epochs, 5 splits, full data) for a GPU.
+# presets: the Table I / Figures 1-2 rungs trained (None: all six).
 PROFILES = {
     "mof": {  # CoRE-2019 ladder, Figures 1-2, Tables I-II, attention
         # batch 16: CI's test suite stays within 3 GB (a 64-MOF batch of the demo sample peaks at ~3.5 GB RSS)
         "quick": {"train_size": 64, "val_size": 32, "test_size": 64, "epochs": 2, "seeds": [0], "compile": False,
                   "batch_size": 16},
-        "cpu": {"train_size": 400, "val_size": 100, "test_size": 500, "epochs": 10, "seeds": [0], "compile": True},
+        # 2,000 of the 7,464 training MOFs (val 500, the whole test split), 30 epochs, 3 seeds, the two ends of the
+        # ladder (the full split x 30 epochs x 3 seeds would take days of this machine; cost per run in the README)
+        "cpu": {"train_size": 2000, "val_size": 500, "test_size": None, "epochs": 30, "seeds": [0, 1, 2],
+                "compile": False, "presets": ["cgcnn", "ae-cgcnn"]},
         "paper": {"train_size": None, "val_size": None, "test_size": None, "epochs": 50, "seeds": [0, 1, 2, 3, 4],
                   "compile": True, "processes": "auto"},
     },
     "mp_curve": {  # Table III learning curve on mp-megnet-2018 (fixed MEGNet val/test subsets)
+        # one_seed_sizes: further training-set sizes run with the first seed only
         "quick": {"sizes": [100, 200], "val_size": 50, "test_size": 100, "epochs": 2, "seeds": [0], "compile": False},
-        "cpu": {"sizes": [300, 500, 1000, 3478, 6956], "val_size": 500, "test_size": 1000, "epochs": 20,
-                "seeds": [0], "compile": True},
+        "cpu": {"sizes": [300, 500, 1000, 3478, 6956], "one_seed_sizes": [44376], "val_size": 500, "test_size": 1000,
+                "epochs": 30, "seeds": [0, 1, 2], "compile": False},
         "paper": {"sizes": [300, 500, 1000, 3478, 6956, 13912, 27824, 44376], "val_size": None, "test_size": None,
                   "epochs": 50, "seeds": [0, 1, 2, 3, 4], "compile": True, "processes": "auto"},
     },
@@ -32,7 +38,7 @@ PROFILES = {
 
 # shared by every profile unless it says otherwise; processes: data-parallel ranks per run (torchrun), "auto" = one
 # per GPU
-DEFAULTS = {"batch_size": 64, "processes": 1}
+DEFAULTS = {"batch_size": 64, "processes": 1, "presets": None, "one_seed_sizes": []}
 
 
 def profile_settings(family: str, profile: str, **overrides) -> dict:
@@ -55,8 +61,8 @@ def notebook_command(name: str, profile: str, **params) -> str:
 def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str = "80-10-10", data_dir=None,
                device: str = "auto", entries=None, protocol: str = DEFAULT_PROTOCOL, model_options: dict | None = None,
                lr: float | None = None, weight_decay: float | None = None, **overrides) -> dict:
-    """Train every ladder preset (or ``presets``) on one dataset with a profile's settings; finished runs
-    are reused. ``settings``: from :func:`profile_settings`; ``protocol`` / ``model_options`` (AE-CGCNN config
+    """Train every ladder preset (or ``presets``, else the profile's ``presets``) on one dataset with a profile's
+    settings; finished runs are reused. ``settings``: from :func:`profile_settings`; ``protocol`` / ``model_options`` (AE-CGCNN config
     changes for every rung) / ``lr`` / ``weight_decay``: the run configuration of a notebook's parameters cell
     (None: the protocol's); ``overrides``: per-preset config changes. Returns ``{preset: run_seeds result}``."""
     from aecgcnn.data.datasets import load_entries
@@ -64,7 +70,7 @@ def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str 
     from aecgcnn.models import LADDER
     entries = entries if entries is not None else load_entries(dataset, data_dir)
     results = {}
-    for preset in presets or LADDER:
+    for preset in presets or settings.get("presets") or LADDER:
         exp = Experiment(dataset=dataset, preset=preset, split=split, epochs=settings["epochs"],
                          train_size=settings["train_size"], val_size=settings["val_size"],
                          test_size=settings["test_size"], batch_size=settings["batch_size"],
