@@ -323,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = dsub.add_parser("download", help="verify the data files, or rebuild missing ones from their public upstream "
                                          "sources (needs internet)")
     q.add_argument("--mirror", default=None, metavar="URL",
-                   help="fetch upstream files from this mirror of https://raw.githubusercontent.com")
+                   help="fetch upstream files from a mirror: https://raw.githubusercontent.com/P as URL/P, "
+                        "https://HOST/P as URL/HOST/P")
     q.add_argument("names", nargs="+")
     _add_common(q)
     q.set_defaults(func=cmd_data_download)

@@ -173,5 +173,7 @@ def test_download_verifies_present_files_and_explains_missing(tmp_path, data_dir
     from aecgcnn.data.sources import download
     rel = "mof/bwdb_boyd2019_labels.csv"
     assert download(rel, data_dir) == (data_dir / rel, "verified")  # SHA-256 of the shared copy matches
-    with pytest.raises(InputError, match="By hand: join https://ml.materialsproject.org"):
-        download("mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz", tmp_path)  # no automated rebuild: the manual step
+    # a missing file is rebuilt from upstream; unreachable (an unused local port as the mirror): the URL is named
+    with pytest.raises(InputError, match=r"127.0.0.1:9/ml.materialsproject.org/projects/matbench_mp_e_form.json.gz: "
+                                         r"download failed"):
+        download("mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz", tmp_path, "http://127.0.0.1:9", progress=False)

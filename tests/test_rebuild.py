@@ -48,6 +48,26 @@ MP_EXPECTED = "".join(json.dumps({"mp_id": i, "e_form": e, "split": p, "cif": CI
                       [("mp-2", 0.5, "train"), ("mp-1", -0.25, "train"), ("mp-3", 2.0, "test")])
 
 
+# matbench: a pandas 'split' table of 7 entries; mb-3 has no mp-id pair (left out), mb-6's mp-id has no CIF (HTTP 404)
+MB_HOST = "ml.materialsproject.org/projects/matbench_mp_e_form.json.gz"  # a non-GitHub host on the mirror
+MB_E = [0.25, -1.5, 3.0, 0.125, -0.0625, 2.5, -2.0]
+MB_TABLE = {"index": [f"mb-{k}" for k in range(1, 8)], "columns": ["structure", "e_form"],
+            "data": [[{"@module": "pymatgen.core.structure", "sites": []}, e] for e in MB_E]}
+MB_PAIRS = "mb-1 mp-3\nmb-2 mp-1\nmb-4 mp-2\nmb-5 mp-1\nmb-6 mp-4\nmb-7 mp-3\n"
+
+
+def matbench_expected() -> str:
+    """The merged lines by the recipe's rules; test_fold by matbench's definition (KFold(5, shuffle, 18012019))."""
+    import numpy as np
+    from sklearn.model_selection import KFold
+    fold = {}
+    for k, (_, test) in enumerate(KFold(5, shuffle=True, random_state=18012019).split(np.arange(7))):
+        fold.update({int(i): k for i in test})
+    rows = [(0, "mp-3"), (1, "mp-1"), (3, "mp-2"), (4, "mp-1"), (6, "mp-3")]
+    return "".join(json.dumps({"mbid": f"mb-{i + 1}", "mp_id": p, "e_form": MB_E[i], "test_fold": fold[i],
+                               "cif": CIF_HEAD}) + "\n" for i, p in rows)
+
+
 CORE = "tdpham2/MOFSimplify/7f94c3ddbb2f222ed00b25756244b65fac3a2738/CoRE2019"
 CORE_CIFS = {"B_clean": b"data_B\n_cell_length_a 10\n", "A_clean": b"data_A\n_atom_site_charge\n\xc3\xa9\n"}
 
@@ -114,6 +134,8 @@ def server(tmp_path):
         (root / CORE / f"{n}.cif").write_bytes(data)
     (root / JARVIS).parent.mkdir(parents=True)
     (root / JARVIS).write_bytes(jarvis_zip())
+    (root / MB_HOST).parent.mkdir(parents=True)
+    (root / MB_HOST).write_bytes(gzip.compress(json.dumps(MB_TABLE).encode()))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: Handler(*a, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -127,6 +149,7 @@ def manifest(expected=EXPECTED, tmp=None):
                 for k, (_, text) in FIXTURES.items()}
     upstream["jarvis_megnet_e_form.json.zip"] = replace(rb.UPSTREAM["jarvis_megnet_e_form.json.zip"],
                                                         sha256=hashlib.sha256(jarvis_zip()).hexdigest())
+    upstream["matbench_mp_e_form.json.gz"] = rb.UPSTREAM["matbench_mp_e_form.json.gz"]  # not pinned, as upstream
     tmp.write_text(expected)
     digests = {"content": rb.labels_digest(tmp), "gunzip": hashlib.sha256(MP_EXPECTED.encode()).hexdigest(),
                "tar": tar_expected(),
@@ -136,11 +159,16 @@ def manifest(expected=EXPECTED, tmp=None):
 
 
 def with_core_names(recipes: dict, tmp_path) -> dict:
-    """The recipes with the CoRE CIF archive packing the fixture's two names instead of the shipped 12,023."""
+    """The recipes with the CoRE CIF archive packing the fixture's two names instead of the shipped 12,023, and
+    matbench joined through the fixture's mbid -> mp-id pairs (its digest: that of :func:`matbench_expected`)."""
     names = tmp_path / "names.txt.gz"
     names.write_bytes(gzip.compress("A_clean\nB_clean\n".encode()))
-    rel = "mof/CoRE2019_charged_cifs.tar.xz"
-    return {**recipes, rel: replace(recipes[rel], build=rb.pack_cifs(rb.CORE2019_CIFS, names, "core", "CoRE2019"))}
+    pairs = tmp_path / "pairs.txt.gz"
+    pairs.write_bytes(gzip.compress(MB_PAIRS.encode()))
+    rel, mb = "mof/CoRE2019_charged_cifs.tar.xz", "mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz"
+    return {**recipes, rel: replace(recipes[rel], build=rb.pack_cifs(rb.CORE2019_CIFS, names, "core", "CoRE2019")),
+            mb: replace(recipes[mb], build=rb.merge_matbench(pairs),
+                        digest=hashlib.sha256(matbench_expected().encode()).hexdigest())}
 
 
 def test_rebuild_downloads_merges_and_checks_against_the_manifest(server, tmp_path):
@@ -167,6 +195,10 @@ def test_rebuild_downloads_merges_and_checks_against_the_manifest(server, tmp_pa
     assert gzip.open(mp, "rt").read() == MP_EXPECTED
     assert sorted(p.name for p in (data / "upstream" / "topology_databases_cif").iterdir()) == \
         ["mp-1.cif", "mp-2.cif", "mp-3.cif", "mp-4.absent", "mvc-9.absent"]  # a rerun asks for nothing again
+    # matbench: from another host (the mirror maps https://<host>/<path> to <mirror>/<host>/<path>), not pinned by
+    # SHA-256 (upstream None), joined through the mbid -> mp-id pairs, the CIFs shared with the MEGNet file's
+    mb = rb.rebuild("mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz", data, url, False, recipes, upstream)
+    assert gzip.open(mb, "rt").read() == matbench_expected()
     # upstream files already downloaded with the right digest are reused (the server is not asked again)
     Handler.ranges.clear()
     rb.rebuild("mof/core2019_co2_labels_merged.csv", data, "http://127.0.0.1:9", False, recipes, upstream)
@@ -195,8 +227,19 @@ def test_a_changed_upstream_file_or_a_different_result_is_refused(server, tmp_pa
 def test_offline_and_manual_files_say_what_to_do(tmp_path):
     with pytest.raises(InputError, match=r"http://127.0.0.1:9/zakariyyabrewster/.*id_CO2_LP.csv: download failed.*offline"):
         rb.rebuild("mof/core2019_co2_labels_merged.csv", tmp_path, "http://127.0.0.1:9", False)
+    with pytest.raises(InputError, match=r"http://127.0.0.1:9/ml.materialsproject.org/projects/matbench_mp_e_form"):
+        rb.rebuild("mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz", tmp_path, "http://127.0.0.1:9", False)
     with pytest.raises(InputError, match="matbench_mp_e_form_with_mp2025_cif.jsonl.gz: no automated rebuild; by hand"):
-        rb.rebuild("mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz", tmp_path)
+        rb.rebuild("mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz", tmp_path, recipes={})
+
+
+def test_a_file_that_is_not_matbench_is_refused(server, tmp_path):
+    url, root = server
+    (root / MB_HOST).write_bytes(gzip.compress(json.dumps({"index": [], "columns": ["x"], "data": []}).encode()))
+    recipes, upstream = manifest(tmp=tmp_path / "expected.csv")
+    with pytest.raises(InputError, match=r"matbench_mp_e_form.json.gz: not matbench's mp_e_form table"):
+        rb.rebuild("mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz", tmp_path / "d", url, False,
+                   with_core_names(recipes, tmp_path), upstream)
 
 
 def test_the_manifest_describes_the_shipped_copies(data_dir):
@@ -217,4 +260,15 @@ def test_the_manifest_describes_the_shipped_copies(data_dir):
             assert sorted(m.name for m in tar if m.isfile()) == \
                 [f"{folder}/{n}.cif" for n in gzip.open(names, "rt").read().split()]
     assert rb.RECIPES["mof/bwdb_boyd2019_labels.csv"].digest == FILES["mof/bwdb_boyd2019_labels.csv"].sha256
-    assert set(rb.RECIPES) | set(rb.MANUAL) == set(FILES)
+    mb = "mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz"
+    assert rb.gunzip_digest(data_dir / mb) == rb.RECIPES[mb].digest
+    # the shipped mbid -> mp-id pairs are the data file's, and its test_fold is matbench's KFold over 132,752 entries
+    import numpy as np
+    from sklearn.model_selection import KFold
+    rows = [json.loads(line) for line in gzip.open(data_dir / mb, "rt")]
+    assert gzip.open(rb.MATBENCH_IDS, "rt").read() == "".join(f"{r['mbid']} {r['mp_id']}\n" for r in rows)
+    fold = np.empty(132752, dtype=int)
+    for k, (_, test) in enumerate(KFold(5, shuffle=True, random_state=18012019).split(np.arange(132752))):
+        fold[test] = k
+    assert [int(fold[int(r["mbid"].rsplit("-", 1)[1]) - 1]) for r in rows] == [r["test_fold"] for r in rows]
+    assert set(rb.RECIPES) | set(rb.MANUAL) == set(FILES) and not rb.MANUAL

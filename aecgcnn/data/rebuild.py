@@ -43,14 +43,21 @@ BWDB_NAMES = Path(__file__).resolve().parent / "bwdb_cif_names.txt.gz"  # AI4MOF
 _AI4MOF = f"{GITHUB_RAW}/AI4Science-cloud/AI4MOF/9298a44a19645b6c49f4fcbe020a2b5dda6dcaf8/data/MOF_data/MOF_data"
 #: the Materials Project 2025.02 CIFs, one file per mp-id (github.com/fxcoudert/topology_databases, CC-BY 4.0)
 MP2025_CIFS = f"{GITHUB_RAW}/fxcoudert/topology_databases/41163fcf52ff9bdb3f993c83ef7eaee6f1676b50/cif"
+#: matbench v0.1 (MIT; structures and formation energies of the Materials Project 2018), not on GitHub
+MATBENCH_MP_E_FORM = "https://ml.materialsproject.org/projects/matbench_mp_e_form.json.gz"
+#: the mbid -> mp-id pairs of the matbench entries our MP file keeps (matbench publishes no mp-ids; recovered once by
+#: formation energy and formula, see scripts/make_matbench_ids.py), shipped
+MATBENCH_IDS = Path(__file__).resolve().parent / "matbench_mp_ids.txt.gz"
 
 
 @dataclass(frozen=True)
 class Upstream:
-    """One public upstream file: where it is and the SHA-256 it had when our data files were built."""
+    """One public upstream file: where it is and the SHA-256 it had when our data files were built (None: not
+    pinned, because the file could not be fetched when its recipe was written; the rebuilt data file's digest is
+    still checked)."""
 
     url: str
-    sha256: str
+    sha256: str | None
 
 
 #: upstream files by key (the key is also the file name under ``<data>/upstream/``)
@@ -75,6 +82,7 @@ UPSTREAM = {
                                                        "89aea4d7352262cba5dcd31b85ee97074a8e7300a63a7437e927317798747944"),
     "jarvis_megnet_e_form.json.zip": Upstream(f"{_JARVIS}/megnet_e_form.json.zip",
                                               "da8612889b31ac223465011c07d19ad1649802c4fa17aeaa515b3c53b6c60ddf"),
+    "matbench_mp_e_form.json.gz": Upstream(MATBENCH_MP_E_FORM, None),
 }
 
 
@@ -126,8 +134,14 @@ class Context:
     progress: bool = True
 
     def url(self, url: str) -> str:
-        """``url`` on the mirror when one is set."""
-        return url.replace(GITHUB_RAW, self.base_url.rstrip("/"), 1) if self.base_url else url
+        """``url`` on the mirror when one is set: ``https://raw.githubusercontent.com/<path>`` becomes
+        ``<mirror>/<path>``, any other ``https://<host>/<path>`` becomes ``<mirror>/<host>/<path>``."""
+        if not self.base_url:
+            return url
+        base = self.base_url.rstrip("/")
+        if url.startswith(GITHUB_RAW):
+            return base + url[len(GITHUB_RAW):]
+        return base + "/" + url.split("://", 1)[1]
 
     def structures(self, base: str, ids: list[str], folder: str, workers: int = 16) -> dict[str, bytes | None]:
         """The bytes of ``<base>/<id>.cif`` for every id (None where the collection has no such file, HTTP 404),
@@ -253,8 +267,51 @@ def merge_megnet_mp2025(files: dict[str, Path], out: Path, ctx: Context) -> None
     with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
         for part, i, v in rows:
             if cifs[i] is not None:
-                cif = cifs[i].decode().split("loop_\n_geom_bond")[0]
+                cif = _strip_bonds(cifs[i])
                 fh.write((json.dumps({"mp_id": i, "e_form": float(v), "split": part, "cif": cif}) + "\n").encode())
+
+
+def _strip_bonds(cif: bytes) -> str:
+    """A Materials Project 2025 CIF without its ``_geom_bond`` loop (as our MP data files keep them)."""
+    return cif.decode().split("loop_\n_geom_bond")[0]
+
+
+def merge_matbench(ids_file: Path = MATBENCH_IDS) -> Callable[[dict, Path, Context], None]:
+    """The recipe of ``mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz``: matbench v0.1 ``matbench_mp_e_form.json.gz``
+    (a pandas ``split`` table: ``index`` mbids, ``columns`` [structure, e_form], ``data`` rows; 132,752 entries), the
+    mbid -> mp-id pairs of ``ids_file`` (:data:`MATBENCH_IDS`: ``<mbid> <mp-id>`` lines) and the Materials Project
+    2025.02 CIF of each mp-id. ``test_fold`` is matbench's official 5-fold assignment (scikit-learn KFold(5,
+    shuffle=True, random_state=18012019) over the matbench order). Rows in matbench order, one JSON object per line
+    (``mbid``, ``mp_id``, ``e_form``, ``test_fold``, ``cif``); entries without a pair or a CIF are left out.
+    gzip-compressed, zero timestamp."""
+    def build(files: dict[str, Path], out: Path, ctx: Context) -> None:
+        import gzip
+        import json
+
+        import numpy as np
+        from sklearn.model_selection import KFold
+        src = files["matbench_mp_e_form.json.gz"]
+        with gzip.open(src, "rt") as fh:
+            table = json.load(fh)
+        if table.get("columns") != ["structure", "e_form"] or len(table.get("index", ())) != len(table.get("data", ())):
+            raise InputError(f"{src}: not matbench's mp_e_form table (expected a pandas 'split' table with columns "
+                             f"['structure', 'e_form'], got columns {table.get('columns')})")
+        mbids = table["index"]
+        fold = np.empty(len(mbids), dtype=int)
+        for k, (_, test) in enumerate(KFold(5, shuffle=True, random_state=18012019).split(np.arange(len(mbids)))):
+            fold[test] = k
+        pairs = dict(line.split() for line in gzip.open(ids_file, "rt"))
+        keep = [(i, m) for i, m in enumerate(mbids) if m in pairs]
+        cifs = ctx.structures(MP2025_CIFS, sorted({pairs[m] for _, m in keep}), "topology_databases_cif")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+            for i, m in keep:
+                cif = cifs[pairs[m]]
+                if cif is not None:
+                    row = {"mbid": m, "mp_id": pairs[m], "e_form": float(table["data"][i][1]),
+                           "test_fold": int(fold[i]), "cif": _strip_bonds(cif)}
+                    fh.write((json.dumps(row) + "\n").encode())
+    return build
 
 
 def pack_cifs(base: str, names_file: Path, folder: str, member_dir: str) -> Callable[[dict, Path, Context], None]:
@@ -360,14 +417,16 @@ RECIPES = {
         ("jarvis_megnet_e_form.json.zip",), merge_megnet_mp2025, "gunzip",
         "074a78843b37afcac5e08f44ca347b27d67ac0c7a36265ae66dd9ec770a46aad",
         "69,239 CIF requests to raw.githubusercontent.com (16 at a time; resumable)"),
+    "mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz": Recipe(
+        ("matbench_mp_e_form.json.gz",), merge_matbench(), "gunzip",
+        "084fe26ce15d86a7c9e699274e2f9a411ab00f42cedd748cee9c751e81ce86ca",
+        "matbench's file is not pinned by SHA-256 (it could not be fetched when this recipe was written), the result "
+        "is checked; 114,946 CIF requests to raw.githubusercontent.com (16 at a time; resumable; shared with the "
+        "MEGNet file's)"),
 }
 
-#: data files without an automated rebuild yet: the exact manual steps
-MANUAL = {
-    "mp/matbench_mp_e_form_with_mp2025_cif.jsonl.gz": (
-        "join https://ml.materialsproject.org/projects/matbench_mp_e_form.json.gz (matbench v0.1) with the same "
-        "topology_databases CIFs into JSON lines {mbid, mp_id, e_form, test_fold, cif}, gzip-compressed"),
-}
+#: data files without an automated rebuild: the exact manual steps (none at present)
+MANUAL: dict[str, str] = {}
 
 
 def rebuild(rel_path: str, data_dir: Path, base_url: str | None = None, progress: bool = True,
@@ -396,4 +455,4 @@ def rebuild(rel_path: str, data_dir: Path, base_url: str | None = None, progress
 
 
 __all__ = ["UPSTREAM", "RECIPES", "MANUAL", "Upstream", "Recipe", "Context", "fetch", "rebuild", "labels_digest",
-           "gunzip_digest", "merge_core2019_labels", "merge_megnet_mp2025", "sha256_of"]
+           "gunzip_digest", "merge_core2019_labels", "merge_megnet_mp2025", "merge_matbench", "sha256_of"]
