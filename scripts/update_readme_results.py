@@ -1,5 +1,8 @@
 """Splice the generated result tables (results/*.md and the cpu-profile notebook tables in figures/cpu/)
-into README.md between the RESULTS markers, with the figures each table belongs to."""
+into README.md between the RESULTS markers, with the figures each table belongs to, led by the verdicts on the
+paper's claims (figures/cpu/verdicts_*.json, written by the notebooks). A cpu-profile table whose stamped settings
+are not the current cpu profile's is marked as made with an earlier profile."""
+import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +68,56 @@ SECTIONS = [
 ]
 
 
+#: the verdict files the notebooks write, and the command that writes each
+VERDICT_FILES = {"verdicts_table1": "Table I (`aecgcnn reproduce table1 --profile cpu`)",
+                 "verdicts_table2": "Table II (`aecgcnn reproduce table2 --profile cpu`)",
+                 "verdicts_table3": "Table III (`aecgcnn reproduce table3 --profile cpu`)",
+                 "verdicts_attention": "attention (`aecgcnn reproduce attention --profile cpu`)"}
+
+
+def current_settings(table: str) -> dict | None:
+    """The cpu profile's settings (aecgcnn.studies) of the notebook family a figures/cpu table belongs to."""
+    from aecgcnn.studies import profile_settings
+    family = "mp_curve" if "table3" in table else "mof"
+    return json.loads(json.dumps(profile_settings(family, "cpu")))  # as stamped (tuples -> lists)
+
+
+def earlier_profile_note(table: str) -> str | None:
+    """A note for a figures/cpu table made with settings other than the current cpu profile's (older tables carry no
+    settings stamp at all); None when it is current."""
+    prov = ROOT / table.replace(".md", ".provenance.json")
+    stamped = json.loads(prov.read_text()).get("settings") if prov.exists() else None
+    if stamped == current_settings(table):
+        return None
+    return ("*Made with an earlier `cpu` profile (its scale is in the caption; the current profile is in \"Profiles\" "
+            "above): to be replaced when the current profile's runs finish (issue 15), not mixed with them.*")
+
+
+def verdicts_section() -> str:
+    """The verdicts on the paper's claims collected from figures/cpu/verdicts_*.json (a pending note for the
+    notebooks that have not written theirs)."""
+    rows, pending = [], []
+    for name in VERDICT_FILES:
+        path = ROOT / "figures/cpu" / f"{name}.json"
+        if not path.exists():
+            pending.append(VERDICT_FILES[name])
+            continue
+        saved = json.loads(path.read_text())
+        stale = saved["provenance"].get("settings") != current_settings(name)
+        for v in saved["verdicts"]:
+            flag = " (earlier profile)" if stale else ""
+            rows.append(f"| {v['claim']} | {v['paper']} | **{v['status']}**{flag} | {v['evidence']} | {v['reason']} |")
+    head = ("### Verdicts on the paper's claims at our scale (cpu profile)\n\n"
+            "Written by the notebooks that own the numbers (`aecgcnn/verdicts.py`): a claim is *supported* or *not "
+            "supported* only when the difference exceeds the spread over seeds (means and sample standard deviations "
+            "over seeds; attention: 95 % bootstrap intervals over test MOFs plus the top-atom rate), else "
+            "*undecided*.")
+    table = ["| claim | the paper | verdict | our evidence | why |", "|---|---|---|---|---|", *rows] if rows else []
+    wait = ([f"Pending (the cpu-profile runs have not finished; rerun the notebook to resume them): "
+             f"{'; '.join(pending)}."] if pending else [])
+    return "\n\n".join([head, "\n".join(table), *wait]) if table else "\n\n".join([head, *wait])
+
+
 def section(table: str, intro: str, images: list[str]) -> str | None:
     """Markdown of one table (intro, table, images that exist); None when the table has not been made."""
     md = ROOT / table
@@ -76,6 +129,8 @@ def section(table: str, intro: str, images: list[str]) -> str | None:
         body = "\n".join(lines[:16]) + f"\n\n(top elements; all of them in [{table}]({table}))\n"
     if intro and table.startswith(OLD_DEFAULTS):
         intro = intro + "\n\n" + OLD
+    if table.startswith("figures/cpu/") and (note := earlier_profile_note(table)):
+        intro = (intro + "\n\n" + note) if intro else note
     found = [q.relative_to(ROOT).as_posix() for p in images for q in sorted(ROOT.glob(p))]
     pics = [f"![{Path(p).stem}]({p})" for p in found]
     return "\n\n".join(x for x in [intro, body, " ".join(pics)] if x)
@@ -83,7 +138,7 @@ def section(table: str, intro: str, images: list[str]) -> str | None:
 
 def main():
     readme = (ROOT / "README.md").read_text()
-    parts = [s for s in (section(*sec) for sec in SECTIONS) if s]
+    parts = [verdicts_section()] + [s for s in (section(*sec) for sec in SECTIONS) if s]
     block = START + "\n" + "\n\n".join(parts) + "\n" + END
     if START in readme:
         head, rest = readme.split(START, 1)

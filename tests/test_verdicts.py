@@ -1,0 +1,73 @@
+"""aecgcnn.verdicts: the rules that mark the paper's claims supported / not supported / undecided, on literal
+numbers worked out by hand."""
+import json
+
+import pytest
+
+from aecgcnn.verdicts import (Verdict, ladder_verdict, learning_curve_verdict, lower_error, metal_verdict,
+                              motif_verdict, split_verdict, write_verdicts)
+
+
+def test_lower_error_weighs_the_gap_against_the_seed_spread():
+    # means 1.0 and 2.0, sample stds 0.1 and 0.1: gap 1.0 > spread 0.2
+    assert lower_error([0.9, 1.0, 1.1], [1.9, 2.0, 2.1])[0] == "supported"
+    assert lower_error([1.9, 2.0, 2.1], [0.9, 1.0, 1.1])[0] == "not supported"
+    # means 1.0 and 1.15, stds 0.1 and 0.1: gap 0.15 < spread 0.2
+    status, reason = lower_error([0.9, 1.0, 1.1], [1.05, 1.15, 1.25])
+    assert status == "undecided" and "within the seed spread (0.2)" in reason
+    assert lower_error([1.0], [5.0, 5.1])[0] == "undecided"  # one seed: no spread
+
+
+def test_ladder_needs_every_consecutive_step():
+    good = {"cgcnn": [1.0, 1.1, 0.9], "edge": [0.5, 0.6, 0.4], "ae-cgcnn": [0.2, 0.25, 0.15]}
+    assert ladder_verdict(good).status == "supported"
+    mixed = {**good, "ae-cgcnn": [0.5, 0.55, 0.45]}  # edge -> ae-cgcnn within the spread
+    assert ladder_verdict(mixed).status == "undecided"
+    reversed_ = {**good, "ae-cgcnn": [2.0, 2.1, 1.9]}
+    v = ladder_verdict(reversed_, {"cgcnn": "CGCNN", "edge": "+E", "ae-cgcnn": "AE-CGCNN"})
+    assert v.status == "not supported" and "+E → AE-CGCNN: higher by" in v.reason
+    assert "only 3 of the 6 rungs trained" in v.reason and "CGCNN 1.000 ± 0.100 (n=3)" in v.evidence
+    with pytest.raises(ValueError):
+        ladder_verdict({"cgcnn": [1.0, 1.1]})
+
+
+def test_split_and_learning_curve():
+    assert split_verdict([0.5, 0.52, 0.48], [0.7, 0.72, 0.68]).status == "supported"
+    per_size = {300: ([0.20, 0.21, 0.19], [0.30, 0.31, 0.29]), 1000: ([0.10, 0.11, 0.09], [0.15, 0.16, 0.14]),
+                44376: ([0.03], [0.05])}  # the one-seed size does not decide
+    v = learning_curve_verdict(per_size)
+    assert v.status == "supported" and "over 2 sizes with ≥ 2 seeds: supported 2" in v.reason
+    assert "44,376: AE-CGCNN 0.0300 vs GeoCGNN 0.0500" in v.evidence
+    worse = {**per_size, 1000: ([0.20, 0.21, 0.19], [0.10, 0.11, 0.09])}
+    assert learning_curve_verdict(worse).status == "not supported"
+    assert learning_curve_verdict({44376: ([0.03], [0.05])}).status == "undecided"
+
+
+def test_attention_verdicts_need_both_measures():
+    # the earlier cpu-profile model: metals 0.39x enriched, yet the top atom in 8 % of MOFs against 6 % of atoms
+    metal = {"enrichment": 0.39, "enrichment_lo": 0.33, "enrichment_hi": 0.46, "top1_share": 0.08, "atom_share": 0.06}
+    v = metal_verdict(metal, 300)
+    assert v.status == "undecided" and "less weight on average, yet the top atom more often" in v.reason
+    assert "one trained model" in v.reason and "0.330–0.460" in v.evidence and "8.0% of MOFs" in v.evidence
+    assert metal_verdict({**metal, "top1_share": 0.02}, 300).status == "supported"
+    assert metal_verdict({**metal, "enrichment_hi": 1.2, "top1_share": 0.02}, 300, seeds=3).status == "undecided"
+    assert metal_verdict({**metal, "enrichment_lo": 1.1, "enrichment_hi": 1.3}, 300).status == "not supported"
+    # an untrained model: enrichment 1 within a hair, the top atom a coin toss
+    flat = {"enrichment": 0.9996, "enrichment_lo": 0.9994, "enrichment_hi": 0.9998, "top1_share": 0.19, "atom_share": 0.05}
+    assert metal_verdict(flat, 37).status == "undecided"
+    ring = {"enrichment": 0.88, "enrichment_lo": 0.85, "enrichment_hi": 0.91, "top1_share": 0.10, "atom_share": 0.33}
+    leaf = {"enrichment": 1.20, "enrichment_lo": 1.17, "enrichment_hi": 1.23, "top1_share": 0.68, "atom_share": 0.47}
+    assert motif_verdict({"ring": ring, "leaf": leaf}, 299).status == "not supported"
+    assert motif_verdict({"ring": leaf, "leaf": ring}, 299).status == "supported"
+    assert motif_verdict({"ring": {**ring, "enrichment_hi": 1.18}, "leaf": leaf}, 299).status == "undecided"
+    assert "disagree" in motif_verdict({"ring": ring, "leaf": {**leaf, "top1_share": 0.05}}, 299).reason
+
+
+def test_verdicts_are_written_with_provenance(tmp_path):
+    v = split_verdict([0.5, 0.52, 0.48], [0.7, 0.72, 0.68])
+    md = write_verdicts([v], "verdicts_table2", tmp_path, data="core2019-co2-0.15bar", profile="cpu")
+    assert "| **supported** |" in md.read_text() and "profile: `cpu`" in md.read_text()
+    saved = json.loads((tmp_path / "verdicts_table2.json").read_text())
+    assert saved["verdicts"][0]["status"] == "supported" and saved["provenance"]["data"] == "core2019-co2-0.15bar"
+    with pytest.raises(ValueError):
+        Verdict("c", "p", "probably", "e", "r")
