@@ -21,11 +21,12 @@ def test_readme_states_the_profile_scales(profile):
     s, mp = profile_settings("mof", profile), profile_settings("mp_curve", profile)
     row = next(line for line in README.splitlines() if line.startswith(f"| `{profile}` |"))
     size = lambda v: "all" if v is None else f"{v:,}"  # noqa: E731
-    assert f"{size(s['train_size'])} / {size(s['val_size'])} / {size(s['test_size'])}, {s['epochs']} epochs" in row
+    epochs = lambda n: f"{n} epoch" + ("s" if n != 1 else "")  # noqa: E731
+    assert f"{size(s['train_size'])} / {size(s['val_size'])} / {size(s['test_size'])}, {epochs(s['epochs'])}" in row
     seeds = ", ".join(map(str, s["seeds"]))
     assert (f"seeds {seeds}" if len(s["seeds"]) > 1 else f"seed {seeds}") in row
     assert s["presets"] is None or "rungs " + ", ".join(f"`{p}`" for p in s["presets"]) in row
-    assert ", ".join(f"{n:,}" for n in mp["sizes"]) in row and f"{mp['epochs']} epochs" in row
+    assert ", ".join(f"{n:,}" for n in mp["sizes"]) in row and epochs(mp["epochs"]) in row
     assert all(f"{n:,} (seed {mp['seeds'][0]})" in row for n in mp["one_seed_sizes"])
     assert f"{mp['val_size']:,} / {mp['test_size']:,}" in row
     assert s["batch_size"] == 64 or f"batch {s['batch_size']}" in row
