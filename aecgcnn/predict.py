@@ -10,6 +10,7 @@ from aecgcnn import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.data.cache import build_graphs, write_problems
 from aecgcnn.ensemble import predict_values
+from aecgcnn.models.fused import compile_for_job
 from aecgcnn.data.datasets import Entry
 
 
@@ -88,11 +89,12 @@ def predict_files(model, meta: dict, paths, with_attention: bool = False, batch_
         out.atoms = atoms.to_dict("records")
         return out
     out.stds = [] if ensemble else None
-    for batch in make_loader(ds, batch_size, device=device):
-        values, stds = predict_values(model, batch.to(device))
-        out.values.extend(values)
-        if stds is not None:
-            out.stds.extend(stds)
-        out.ids.extend(batch.ids)
-        out.paths.extend(paths[i] for i in batch.ids)
+    with compile_for_job(len(graphs)):  # compiled kernels only where the job repays compiling them
+        for batch in make_loader(ds, batch_size, device=device):
+            values, stds = predict_values(model, batch.to(device))
+            out.values.extend(values)
+            if stds is not None:
+                out.stds.extend(stds)
+            out.ids.extend(batch.ids)
+            out.paths.extend(paths[i] for i in batch.ids)
     return out

@@ -24,6 +24,7 @@ from aecgcnn import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.data.cache import safe_graph, write_problems
 from aecgcnn.ensemble import predict_values
+from aecgcnn.models.fused import compile_for_job
 
 ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".zip")
 ROW_FIELDS = ["origin", "id", "prediction", "std", "atoms", "problem"]
@@ -105,7 +106,8 @@ def screen(model, meta: dict, sources, out, batch_size: int = 32, workers: int |
     todo = ((o, i, t, settings) for o, i, t in iter_cifs(sources) if o not in done)
     bar = tqdm(desc="screening", unit="CIF", disable=not progress)
     ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-    with open(rows_path, "a", newline="") as fh, ctx.Pool(workers) as pool:
+    # a streamed collection of unknown size: the chunk kernels compile from the first call (fused.compile_for_job)
+    with open(rows_path, "a", newline="") as fh, ctx.Pool(workers) as pool, compile_for_job(None):
         w = csv.DictWriter(fh, fieldnames=ROW_FIELDS)
         if fresh:
             w.writeheader()

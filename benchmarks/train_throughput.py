@@ -37,7 +37,7 @@ def _measure(args, preset, dataset, queue):
         from aecgcnn.models.aecgcnn import ConvLayer
         ConvLayer.fast = False
     from aecgcnn.models import fused
-    fused.COMPILE_AFTER = 0  # the steady state of a training run (its first seconds of each kernel run eagerly)
+    fused.COMPILE_AFTER = 0  # compiled from the first call, as a training run (the default, set explicitly)
     n_batches = args.steps + args.warmup
     entries = load_entries(dataset, args.data_dir)[: args.batch_size * n_batches]
     built = build_graphs(entries, progress=False, verbose=False)

@@ -49,6 +49,7 @@ CHUNK_CASES = [(p, o, None) for p, o in CASES] + [(p, o, 3) for p, o in CHUNKED]
 def test_fast_path_equals_plain_path(preset, options, chunk, monkeypatch):
     if chunk is not None:  # several chunks and a ragged last one (the batch has 14 atoms), compiled at once
         monkeypatch.setattr(fused, "chunk_rows", lambda *args: chunk)
+        monkeypatch.setattr(fused, "KERNELS", "compiled")  # the test suite runs eager otherwise (conftest.py)
         monkeypatch.setattr(fused, "COMPILE_AFTER", 0)
     torch.manual_seed(0)
     b = batch()
@@ -88,16 +89,15 @@ def test_compiled_layers_leave_the_chunked_functions_to_their_own_kernels():
         assert torch.allclose(compiled(b), eager(b), rtol=1e-9, atol=1e-12)
 
 
-def test_a_kernel_is_compiled_once_its_eager_time_has_paid_for_compiling(monkeypatch):
-    """The ski-rental rule of ``fused._run``: eager until a kernel's eager calls have taken COMPILE_AFTER seconds
-    (per shape, dtype and mode), compiled from then on; ragged chunks always eager."""
-    import types
+def test_a_kernel_is_compiled_after_a_fixed_number_of_eager_calls(monkeypatch):
+    """``fused._run`` switches a kernel (per shape, dtype and mode) to its compiled form after COMPILE_AFTER eager
+    full-chunk calls: a count, so the switch is at the same step in every run; ragged chunks always run eagerly.
+    Prediction jobs choose by size (compile_for_job)."""
     compiled = []
     monkeypatch.setattr(fused, "_kernel", lambda fn, z, key: (compiled.append((tuple(z.shape), key)), fn)[1])
-    monkeypatch.setattr(fused, "_EAGER_SECONDS", {})
-    monkeypatch.setattr(fused, "COMPILE_AFTER", 2.5)
-    clock = iter(range(1000))  # every eager call takes one "second"
-    monkeypatch.setattr(fused, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    monkeypatch.setattr(fused, "_CALLS", {})
+    monkeypatch.setattr(fused, "KERNELS", "compiled")
+    monkeypatch.setattr(fused, "COMPILE_AFTER", 3)
     z, node, mask = torch.randn(4, 12, 12), torch.randn(4, 12), torch.ones(4, 12, dtype=torch.bool)
     key = (2, "joint", "relu")
     for _ in range(3):
@@ -106,6 +106,15 @@ def test_a_kernel_is_compiled_once_its_eager_time_has_paid_for_compiling(monkeyp
     assert compiled == []
     fused._run(fused.slot_forward, key, True, z.clone(), node, mask)
     assert compiled == [((4, 12, 12), key)]
-    other = torch.randn(5, 12, 12)  # another shape has its own account
+    other = torch.randn(5, 12, 12)  # another shape has its own count
     fused._run(fused.slot_forward, key, True, other, torch.randn(5, 12), torch.ones(5, 12, dtype=torch.bool))
     assert len(compiled) == 1
+    monkeypatch.delenv("AECGCNN_COMPILE_AFTER", raising=False)
+    with fused.compile_for_job(fused.PREDICT_COMPILE_FROM - 1):
+        assert fused.COMPILE_AFTER >= 2 ** 62 and fused.kernel_state() == "eager"
+    assert fused.COMPILE_AFTER == 3  # restored
+    with fused.compile_for_job(None):  # a streamed screen of unknown size
+        assert fused.COMPILE_AFTER == 0 and fused.kernel_state() == "compiled"
+    monkeypatch.setenv("AECGCNN_COMPILE_AFTER", "3")  # an explicit setting wins
+    with fused.compile_for_job(10):
+        assert fused.COMPILE_AFTER == 3

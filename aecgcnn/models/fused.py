@@ -22,8 +22,8 @@ these forms agree to float rounding (tests/test_fused.py, both with one chunk an
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import time
 import types
 import warnings
 
@@ -159,20 +159,44 @@ def slot_backward(zp: torch.Tensor, node: torch.Tensor, mask: torch.Tensor, g: t
 #: how the chunk kernels run on CPU: ``compiled`` (torch.compile, fused loops; falls back to ``eager`` with a
 #: warning where compilation fails, e.g. no C++ compiler) | ``eager``. Environment: AECGCNN_KERNELS.
 KERNELS = os.environ.get("AECGCNN_KERNELS", "compiled").lower()
-#: seconds a kernel (per shape, dtype and mode) runs eagerly before it is compiled. Compiling one costs about as
-#: much (measured 3-4 s on this 2-core machine; the compiled kernel then runs ~3x faster), so switching once the
-#: eager time has paid that price (the ski-rental rule) never costs more than twice the better of "always" and
-#: "never": tests and short predictions stay eager, a training run or a screen compiles within seconds.
-#: Environment: AECGCNN_COMPILE_AFTER (seconds; 0 compiles at the first full chunk).
-COMPILE_AFTER = float(os.environ.get("AECGCNN_COMPILE_AFTER", "4"))
+#: full-chunk calls of a kernel (per shape, dtype and mode) that run eagerly before it is compiled. A count, not a
+#: time, so that the switch happens at the same step in every run of the same command and after every resume
+#: (compiled and eager kernels round differently, and a training run amplifies the difference). 0 (the default):
+#: compiled from the first call; training always runs long enough to repay the seconds of compiling (~4 s per
+#: kernel, then ~3x faster). Prediction jobs decide from their size (:func:`compile_for_job`); the test suite runs
+#: eager (conftest.py). Environment: AECGCNN_COMPILE_AFTER.
+COMPILE_AFTER = int(os.environ.get("AECGCNN_COMPILE_AFTER", "0"))
+#: structures from which a prediction or screening job compiles its kernels: measured on 1,000 CoRE MOFs (1 thread)
+#: never / always compiling take the same time (24.8-26.2 s vs 23.2-27.1 s), so smaller jobs stay eager
+PREDICT_COMPILE_FROM = 1000
+_NEVER = 2 ** 62
 _COMPILED: dict = {}
-_EAGER_SECONDS: dict = {}
+_CALLS: dict = {}
+
+
+@contextlib.contextmanager
+def compile_for_job(n_structures: int | None):
+    """Within this context (an inference job of ``n_structures``; None: unknown, e.g. a streamed screen) the kernels
+    are compiled from the first call when the job has at least :data:`PREDICT_COMPILE_FROM` structures or is of
+    unknown size, else kept eager; the previous setting is restored afterwards. An explicit AECGCNN_COMPILE_AFTER
+    wins."""
+    global COMPILE_AFTER
+    before = COMPILE_AFTER
+    if "AECGCNN_COMPILE_AFTER" not in os.environ:
+        COMPILE_AFTER = 0 if n_structures is None or n_structures >= PREDICT_COMPILE_FROM else _NEVER
+    try:
+        yield
+    finally:
+        COMPILE_AFTER = before
 
 
 def kernel_state() -> str:
     """How the chunk kernels run in this process (for provenance stamps)."""
     failed = [k for k, v in _COMPILED.items() if v is None]
-    state = f"{KERNELS} after {COMPILE_AFTER:g} s eager per kernel" if KERNELS == "compiled" else KERNELS
+    if KERNELS != "compiled" or COMPILE_AFTER >= _NEVER:
+        state = "eager"
+    else:
+        state = "compiled" + (f" after {COMPILE_AFTER} eager calls per kernel" if COMPILE_AFTER else "")
     return state + (f" (compile failed for {len(failed)} kernels: eager)" if failed else "")
 
 
@@ -188,18 +212,16 @@ def _kernel(fn, z: torch.Tensor, key: tuple):
 
 
 def _run(fn, key: tuple, full: bool, z: torch.Tensor, *args):
-    """fn(z, *args, *key) with the compiled kernel for full chunks once this kernel has run eagerly for
-    :data:`COMPILE_AFTER` seconds (:data:`KERNELS`); a ragged last chunk, GPU tensors and tracing under an outer
+    """fn(z, *args, *key) with the compiled kernel for full chunks once this kernel has run eagerly
+    :data:`COMPILE_AFTER` times (:data:`KERNELS`); a ragged last chunk, GPU tensors and tracing under an outer
     torch.compile take the eager kernel."""
     if not full or KERNELS != "compiled" or z.device.type != "cpu" or torch.compiler.is_compiling():
         return fn(z, *args, *key)
     full_key = (fn.__name__, tuple(z.shape), z.dtype, *key)
-    spent = _EAGER_SECONDS.get(full_key, 0.0)
-    if spent < COMPILE_AFTER:
-        start = time.perf_counter()
-        out = fn(z, *args, *key)
-        _EAGER_SECONDS[full_key] = spent + time.perf_counter() - start
-        return out
+    calls = _CALLS.get(full_key, 0)
+    if calls < COMPILE_AFTER:
+        _CALLS[full_key] = calls + 1
+        return fn(z, *args, *key)
     k = _kernel(fn, z, key)
     if k is fn:
         return fn(z, *args, *key)
