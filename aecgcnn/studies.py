@@ -9,7 +9,7 @@ from pathlib import Path
 from aecgcnn.protocols import DEFAULT_PROTOCOL
 
 # Experiment scale per experiment family and profile. quick: CI (a couple of minutes on 2 CPU cores);
-# cpu: what this 2-core machine can afford for the paper's claims (README "Results at scale": cost measured per run;
+# cpu: what this 2-core machine can afford for the paper's claims (README, "Notebooks": the measured cost per run;
 # runs resume epoch by epoch and finished runs are reused, so a notebook can be run again until it completes);
 # paper: the paper's protocol (50 epochs, 5 splits, full data) for a GPU.
 # presets: the Table I / Figures 1-2 rungs trained (None: all six).

@@ -1,4 +1,4 @@
-"""Shared by the benchmark scripts: run a command and measure it from outside."""
+"""Shared by the benchmark scripts: run a command and measure it from outside; print a result table."""
 from __future__ import annotations
 
 import subprocess
@@ -20,3 +20,11 @@ def measured_run(cmd: list[str], env: dict | None = None) -> tuple[float, float,
         raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
     peak = float(next(line.split()[1] for line in r.stdout.splitlines() if line.startswith("PEAK")))
     return dt, peak, r.stdout + r.stderr
+
+
+def print_table(columns: list[str], rows) -> None:
+    """Print ``rows`` (sequences of already formatted cells) as a Markdown table under ``columns``."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")

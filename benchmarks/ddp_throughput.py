@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _measure import measured_run
+from _measure import measured_run, print_table
 
 
 def main():
@@ -54,10 +54,9 @@ def main():
     print(f"\nTraining throughput, {args.dataset}, {args.train_size} training + {args.val_size} validation crystals, "
           f"global batch {args.batch_size}, median of epochs 2-{args.epochs}; commit {prov['commit']}; "
           f"{prov['device'].split(' (')[0]}; allocator: {prov['allocator']}")
-    print("| rung | launch | training crystals/s | s/epoch | peak RSS, largest process (MiB) | last train MAE |")
-    print("|---|---|---|---|---|---|")
-    for preset, label, rate, sec, peak, mae in rows:
-        print(f"| {preset} | {label} | {rate:.1f} | {sec:.1f} | {peak:,.0f} | {mae:.4f} |")
+    print_table(["rung", "launch", "training crystals/s", "s/epoch", "peak RSS, largest process (MiB)", "last train MAE"],
+                [(preset, label, f"{rate:.1f}", f"{sec:.1f}", f"{peak:,.0f}", f"{mae:.4f}")
+                 for preset, label, rate, sec, peak, mae in rows])
 
 
 if __name__ == "__main__":

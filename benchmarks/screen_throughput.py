@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from _measure import measured_run
+from _measure import measured_run, print_table
 
 ARCHIVE = "mof/CoRE2019_charged_cifs.tar.xz"
 
@@ -58,10 +58,9 @@ def main():
     prov = stamp("cpu")
     print(f"\naecgcnn screen, {args.preset} (fresh weights), graph building included; commit {prov['commit']}; "
           f"{prov['device']}; allocator: {prov['allocator']}; kernels: {prov['kernels']}")
-    print("| collection | ranked | skipped | wall s | CIFs/s end to end | peak RSS (MiB) |")
-    print("|---|---|---|---|---|---|")
-    for name, n_rows, n_skip, dt, rate, peak in rows:
-        print(f"| {name} | {n_rows:,} | {n_skip:,} | {dt:.0f} | {rate:.1f} | {peak:,.0f} |")
+    print_table(["collection", "ranked", "skipped", "wall s", "CIFs/s end to end", "peak RSS (MiB)"],
+                [(name, f"{n_rows:,}", f"{n_skip:,}", f"{dt:.0f}", f"{rate:.1f}", f"{peak:,.0f}")
+                 for name, n_rows, n_skip, dt, rate, peak in rows])
 
 
 if __name__ == "__main__":

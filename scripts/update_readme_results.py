@@ -89,7 +89,7 @@ def earlier_profile_note(table: str) -> str | None:
     stamped = json.loads(prov.read_text()).get("settings") if prov.exists() else None
     if stamped == current_settings(table):
         return None
-    return ("*Made with an earlier `cpu` profile (its scale is in the caption; the current profile is in \"Profiles\" "
+    return ("*Made with an earlier `cpu` profile (its scale is in the caption; the current profile is in \"Notebooks\" "
             "above): to be replaced when the current profile's runs finish (issue 15), not mixed with them.*")
 
 
