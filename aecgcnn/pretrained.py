@@ -45,12 +45,17 @@ def resolve(name: str, root: Path | None = None) -> Path:
 
 
 def package_run(run_dir, name: str, root: Path | None = None, default_for_dataset: bool = True,
-                note: str = "") -> Path:
+                note: str = "", command: str | None = None) -> Path:
     """Copy a finished run's checkpoint into ``<root>/<name>/`` with its model card built from the run's
-    ``metrics.json`` (nothing typed in). Returns the card's path."""
+    ``metrics.json`` (nothing typed in; the card keeps the whole experiment record). ``command``: the command that
+    trained it, required when the run was started from a notebook (its recorded command line is the kernel's).
+    Returns the card's path."""
     run_dir = Path(run_dir)
     m = json.loads((run_dir / "metrics.json").read_text())
     exp, prov = m["experiment"], m["provenance"]
+    if command is None and "ipykernel" in prov["command"]:
+        raise ValueError(f"{run_dir}: trained in a notebook kernel; pass the command that reproduces it "
+                         "(e.g. 'aecgcnn reproduce table1 --profile cpu')")
     card = {
         "name": name, "dataset": exp["dataset"], "target": m["target"], "units": m["units"],
         "preset": exp["preset"], "model_kind": m["model_kind"], "protocol": m["protocol"],
@@ -59,7 +64,8 @@ def package_run(run_dir, name: str, root: Path | None = None, default_for_datase
                   **m["sizes"]},
         "seed": exp["seed"], "best_epoch": m["best_epoch"], "test": m["test"], "train": m["train"],
         "data_files": m["data_files"],
-        "trained_with": {"command": prov["command"], "commit": prov["commit"], "device": prov["device"],
+        "experiment": exp,
+        "trained_with": {"command": command or prov["command"], "commit": prov["commit"], "device": prov["device"],
                          "processes": prov.get("processes", 1), "utc": prov["utc"],
                          "seconds": round(m["train_seconds"])},
         "default_for_dataset": default_for_dataset, "note": note,

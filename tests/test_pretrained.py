@@ -28,6 +28,18 @@ def test_a_packaged_run_is_found_by_name_and_dataset_and_predicts(tiny_run, tmp_
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     assert card["test"] == metrics["test"] and card["split"]["train"] == 48 and card["units"] == "mol/kg"
     assert card["trained_with"]["commit"] == metrics["provenance"]["commit"]
+    assert card["experiment"] == metrics["experiment"]  # every setting of the run, for reproducing it
+    # a run started from a notebook records the kernel as its command: the reproducing command must be given
+    kernel = tmp_path / "kernel_run"
+    kernel.mkdir()
+    (kernel / "checkpoint.pt").write_bytes((tiny_run / "checkpoint.pt").read_bytes())
+    nb = {**metrics, "provenance": {**metrics["provenance"], "command": "/usr/bin/python -m ipykernel_launcher -f k.json"}}
+    (kernel / "metrics.json").write_text(json.dumps(nb))
+    with pytest.raises(ValueError, match="trained in a notebook kernel"):
+        pretrained.package_run(kernel, "nb", tmp_path / "zoo2")
+    nb_card = json.loads(pretrained.package_run(kernel, "nb", tmp_path / "zoo2",
+                                                command="aecgcnn reproduce table1 --profile cpu").read_text())
+    assert nb_card["trained_with"]["command"] == "aecgcnn reproduce table1 --profile cpu"
     assert pretrained.find("core-tiny-cgcnn", root) == pretrained.find("core2019-co2-0.15bar", root)
     with pytest.raises(InputError, match=r"nope: no pretrained model .*core-tiny-cgcnn"):
         pretrained.resolve("nope", root)
@@ -58,6 +70,7 @@ def test_every_shipped_model_loads_and_predicts(core_cifs):
         assert (meta["dataset"], meta["units"], meta["kind"]) == (card["dataset"], card["units"], card["model_kind"])
         assert sum(p.numel() for p in model.parameters()) == card["n_parameters"]
         assert {"mae", "rmse", "r2", "srcc", "n"} <= set(card["test"]) and card["trained_with"]["command"]
+        assert "ipykernel" not in card["trained_with"]["command"]
         import tempfile
         from pathlib import Path
         with tempfile.TemporaryDirectory() as tmp:
