@@ -117,6 +117,21 @@ def importance_statistics(atoms: pd.DataFrame, graphs: dict[str, CrystalGraph], 
     return out
 
 
+def explain_test_set(run_dir, entries, n: int | None = None):
+    """Explain a finished run's checkpoint (``<run_dir>/checkpoint.pt``) on the first ``n`` (None: all) crystals
+    of its own test split, rebuilt from the experiment stored in the checkpoint and ``entries`` (the dataset's
+    entries) → (per-atom table and extras of :func:`explain_graphs`, {id: graph} of those crystals)."""
+    from aecgcnn.checkpoint import load_checkpoint
+    from aecgcnn.experiment import Experiment, load_datasets, prepare_split
+    model, meta = load_checkpoint(Path(run_dir) / "checkpoint.pt")
+    exp = Experiment(**{**meta["extra"]["experiment"], "out_dir": None, "save_split_file": False})
+    sets, _ = load_datasets(exp, prepare_split(exp, entries), entries)
+    test = sets["test"]
+    n = len(test) if n is None else min(n, len(test))
+    atoms, extra = explain_graphs(model, test.graphs[:n], test.ids[:n])
+    return atoms, extra, dict(zip(test.ids[:n], test.graphs[:n]))
+
+
 def write_extxyz(atoms: pd.DataFrame, graph: CrystalGraph, path) -> Path:
     """Extended XYZ with the lattice and per-atom ``importance`` and ``relative_importance`` columns."""
     path = Path(path)

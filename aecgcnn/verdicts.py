@@ -170,6 +170,43 @@ def motif_verdict(rows: dict[str, dict], n_crystals: int, seeds: int = 1) -> Ver
                    ev + f"; {n_crystals} test MOFs", reason)
 
 
+def attention_verdicts(stats: dict, n_crystals: int, seeds: int = 1) -> list[Verdict]:
+    """The attention verdicts of one trained model from :func:`aecgcnn.explain.importance_statistics`' tables
+    (``stats["metal"]``, ``stats["motif"]``): :func:`metal_verdict` when metal atoms occur, :func:`motif_verdict`
+    when both ring and leaf atoms do."""
+    by_metal, by_motif = stats["metal"].set_index("metal"), stats["motif"].set_index("motif")
+    out = [metal_verdict(by_metal.loc["metal"].to_dict(), n_crystals, seeds)] if "metal" in by_metal.index else []
+    if {"ring", "leaf"} <= set(by_motif.index):
+        out.append(motif_verdict(by_motif.loc[["ring", "leaf"]].to_dict("index"), n_crystals, seeds))
+    return out
+
+
+def combine_seeds(per_seed: dict[int, list[Verdict]]) -> list[Verdict]:
+    """One verdict per claim from the verdicts of models trained with different seeds (each on its own split): the
+    common status when every seed reaches it, else ``undecided`` (the seeds disagree); the evidence of every seed.
+    With one seed, its verdicts as they are."""
+    if len(per_seed) == 1:
+        return next(iter(per_seed.values()))
+    claims = {}
+    for seed, verdicts in per_seed.items():
+        for v in verdicts:
+            claims.setdefault(v.claim, {})[seed] = v
+    out = []
+    for by_seed in claims.values():
+        first = next(iter(by_seed.values()))
+        statuses = {v.status for v in by_seed.values()}
+        missing = sorted(set(per_seed) - set(by_seed))
+        if len(statuses) == 1 and not missing:
+            status, reason = first.status, f"all {len(by_seed)} seeds: {first.reason}"
+        else:
+            status = "undecided"
+            reason = "the seeds disagree: " + ", ".join(f"seed {s} {v.status}" for s, v in by_seed.items())
+            reason += f"; not measurable for seeds {missing}" if missing else ""
+        evidence = " | ".join(f"seed {s}: {v.evidence}" for s, v in by_seed.items())
+        out.append(Verdict(first.claim, first.paper, status, evidence, reason))
+    return out
+
+
 def write_verdicts(verdicts: list[Verdict], name: str, out_dir, **provenance) -> Path:
     """Write ``<name>.json`` (the verdicts and a provenance stamp, :func:`aecgcnn.provenance.stamp`) and
     ``<name>.md`` (a table) into ``out_dir``; returns the Markdown path."""
@@ -188,4 +225,4 @@ def write_verdicts(verdicts: list[Verdict], name: str, out_dir, **provenance) ->
 
 
 __all__ = ["Verdict", "STATUSES", "lower_error", "ladder_verdict", "split_verdict", "learning_curve_verdict",
-           "metal_verdict", "motif_verdict", "write_verdicts"]
+           "metal_verdict", "motif_verdict", "attention_verdicts", "combine_seeds", "write_verdicts"]

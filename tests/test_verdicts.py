@@ -71,3 +71,25 @@ def test_verdicts_are_written_with_provenance(tmp_path):
     assert saved["verdicts"][0]["status"] == "supported" and saved["provenance"]["data"] == "core2019-co2-0.15bar"
     with pytest.raises(ValueError):
         Verdict("c", "p", "probably", "e", "r")
+
+
+def test_seeds_must_agree_for_an_attention_verdict():
+    import pandas as pd
+    from aecgcnn.verdicts import attention_verdicts, combine_seeds
+    metal = {"enrichment": 0.39, "enrichment_lo": 0.33, "enrichment_hi": 0.46, "top1_share": 0.02, "atom_share": 0.06}
+    ring = {"enrichment": 0.88, "enrichment_lo": 0.85, "enrichment_hi": 0.91, "top1_share": 0.10, "atom_share": 0.33}
+    leaf = {"enrichment": 1.20, "enrichment_lo": 1.17, "enrichment_hi": 1.23, "top1_share": 0.68, "atom_share": 0.47}
+    stats = {"metal": pd.DataFrame([{"metal": "metal", **metal}, {"metal": "non-metal", **metal}]),
+             "motif": pd.DataFrame([{"motif": "ring", **ring}, {"motif": "leaf", **leaf}])}
+    one = attention_verdicts(stats, 300, seeds=2)
+    assert [v.status for v in one] == ["supported", "not supported"] and "one trained model" not in one[0].reason
+    both = combine_seeds({0: one, 1: one})
+    assert [v.status for v in both] == ["supported", "not supported"] and both[0].reason.startswith("all 2 seeds")
+    assert "seed 0: metal enrichment" in both[0].evidence and "| seed 1:" in both[0].evidence
+    no_rings = {**stats, "motif": pd.DataFrame([{"motif": "leaf", **leaf}])}  # seed 1: no ring atoms in its test set
+    mixed = combine_seeds({0: one, 1: attention_verdicts(no_rings, 300, seeds=2)})
+    assert [v.status for v in mixed] == ["supported", "undecided"]
+    assert "not measurable for seeds [1]" in mixed[1].reason
+    flipped = [metal_verdict({**metal, "top1_share": 0.2}, 300, seeds=2)]  # seed 1 disagrees on metals
+    assert combine_seeds({0: one[:1], 1: flipped})[0].reason == "the seeds disagree: seed 0 supported, seed 1 undecided"
+    assert combine_seeds({0: one}) == one
