@@ -9,6 +9,7 @@ def _spearmanr(a, b):
     from scipy.stats import spearmanr
     return spearmanr(a, b)
 
+
 def regression_metrics(y_true, y_pred) -> dict:
     """MAE, MSE, RMSE (target units), R², SRCC of two 1-D arrays of equal length."""
     t = np.asarray(y_true, dtype=np.float64)

@@ -60,6 +60,14 @@ def lower_error(a, b) -> tuple[str, str]:
     return "undecided", f"difference {gap:+.3g} within the seed spread ({spread:.3g})"
 
 
+def _all_steps(statuses: list[str]) -> str:
+    """A claim made of several steps: ``not supported`` when any step is, ``supported`` when there are steps and
+    all are, else ``undecided``."""
+    if "not supported" in statuses:
+        return "not supported"
+    return "supported" if statuses and all(s == "supported" for s in statuses) else "undecided"
+
+
 def ladder_verdict(test_mae: dict[str, list[float]], labels: dict[str, str] | None = None) -> Verdict:
     """Table I: "the networks show a monotonic increase in performance". ``test_mae``: per-seed test MAE of each
     rung trained, in ladder order (CGCNN first). Every consecutive pair of trained rungs is judged by
@@ -69,9 +77,7 @@ def ladder_verdict(test_mae: dict[str, list[float]], labels: dict[str, str] | No
     if len(rungs) < 2:
         raise ValueError("the ladder verdict needs at least two rungs")
     steps = [(p, q, *lower_error(test_mae[q], test_mae[p])) for p, q in zip(rungs, rungs[1:])]
-    statuses = [s for *_, s, _ in steps]
-    status = ("not supported" if "not supported" in statuses else
-              "supported" if all(s == "supported" for s in statuses) else "undecided")
+    status = _all_steps([s for *_, s, _ in steps])
     name = lambda p: labels.get(p, p)  # noqa: E731
     evidence = "; ".join(f"{name(p)} {_fmt(test_mae[p])}" for p in rungs) + " (test MAE)"
     reason = "; ".join(f"{name(p)} → {name(q)}: {r}" for p, q, _, r in steps)
@@ -98,8 +104,7 @@ def learning_curve_verdict(per_size: dict[int, tuple[list[float], list[float]]])
     results = {n: lower_error(ae, geo) for n, (ae, geo) in sorted(per_size.items())}
     decided = {n: s for n, (s, _) in results.items() if len(per_size[n][0]) > 1 and len(per_size[n][1]) > 1}
     statuses = list(decided.values())
-    status = ("not supported" if "not supported" in statuses else
-              "supported" if statuses and all(s == "supported" for s in statuses) else "undecided")
+    status = _all_steps(statuses)
     evidence = "; ".join(f"{n:,}: AE-CGCNN {_fmt(ae, 4)} vs GeoCGNN {_fmt(geo, 4)}" for n, (ae, geo) in
                          sorted(per_size.items()))
     counts = {s: statuses.count(s) for s in STATUSES if statuses.count(s)}
@@ -131,8 +136,7 @@ def metal_verdict(row: dict, n_crystals: int, seeds: int = 1) -> Verdict:
                                           "atom more often than chance"
     else:
         status = "undecided"
-        reason = ("the two measures disagree" if (below or above) and not (below and rarer or above and more)
-                  else "the interval of the enrichment contains 1")
+        reason = "the two measures disagree" if below or above else "the interval of the enrichment contains 1"
         if below and more:
             reason += ": less weight on average, yet the top atom more often than chance"
     if seeds < 2:
@@ -207,6 +211,12 @@ def combine_seeds(per_seed: dict[int, list[Verdict]]) -> list[Verdict]:
     return out
 
 
+def markdown_table(verdicts: list[dict]) -> list[str]:
+    """The lines of a Markdown table of verdicts given as dicts (:class:`Verdict` fields; as saved in the JSON)."""
+    return ["| claim | the paper | verdict | our evidence | why |", "|---|---|---|---|---|",
+            *(f"| {v['claim']} | {v['paper']} | **{v['status']}** | {v['evidence']} | {v['reason']} |" for v in verdicts)]
+
+
 def write_verdicts(verdicts: list[Verdict], name: str, out_dir, **provenance) -> Path:
     """Write ``<name>.json`` (the verdicts and a provenance stamp, :func:`aecgcnn.provenance.stamp`) and
     ``<name>.md`` (a table) into ``out_dir``; returns the Markdown path."""
@@ -216,8 +226,7 @@ def write_verdicts(verdicts: list[Verdict], name: str, out_dir, **provenance) ->
     prov = stamp(provenance.pop("device", "cpu"), **provenance)
     (out / f"{name}.json").write_text(json.dumps({"verdicts": [asdict(v) for v in verdicts], "provenance": prov},
                                                  indent=1))
-    lines = ["| claim | the paper | verdict | our evidence | why |", "|---|---|---|---|---|"]
-    lines += [f"| {v.claim} | {v.paper} | **{v.status}** | {v.evidence} | {v.reason} |" for v in verdicts]
+    lines = markdown_table([asdict(v) for v in verdicts])
     prov_line = "; ".join(f"{k}: `{v}`" for k, v in prov.items())
     md = out / f"{name}.md"
     md.write_text("\n".join(lines) + f"\n\nProvenance: {prov_line}\n")
@@ -225,4 +234,4 @@ def write_verdicts(verdicts: list[Verdict], name: str, out_dir, **provenance) ->
 
 
 __all__ = ["Verdict", "STATUSES", "lower_error", "ladder_verdict", "split_verdict", "learning_curve_verdict",
-           "metal_verdict", "motif_verdict", "attention_verdicts", "combine_seeds", "write_verdicts"]
+           "metal_verdict", "motif_verdict", "attention_verdicts", "combine_seeds", "markdown_table", "write_verdicts"]

@@ -96,6 +96,7 @@ def earlier_profile_note(table: str) -> str | None:
 def verdicts_section() -> str:
     """The verdicts on the paper's claims collected from figures/cpu/verdicts_*.json (a pending note for the
     notebooks that have not written theirs)."""
+    from aecgcnn.verdicts import markdown_table
     rows, pending = [], []
     for name in VERDICT_FILES:
         path = ROOT / "figures/cpu" / f"{name}.json"
@@ -103,19 +104,18 @@ def verdicts_section() -> str:
             pending.append(VERDICT_FILES[name])
             continue
         saved = json.loads(path.read_text())
-        stale = saved["provenance"].get("settings") != current_settings(name)
-        for v in saved["verdicts"]:
-            flag = " (earlier profile)" if stale else ""
-            rows.append(f"| {v['claim']} | {v['paper']} | **{v['status']}**{flag} | {v['evidence']} | {v['reason']} |")
+        flag = " (earlier profile)" if saved["provenance"].get("settings") != current_settings(name) else ""
+        rows += [{**v, "status": v["status"] + flag} for v in saved["verdicts"]]
     head = ("### Verdicts on the paper's claims at our scale (cpu profile)\n\n"
             "Written by the notebooks that own the numbers (`aecgcnn/verdicts.py`): a claim is *supported* or *not "
             "supported* only when the difference exceeds the spread over seeds (means and sample standard deviations "
             "over seeds; attention: 95 % bootstrap intervals over test MOFs plus the top-atom rate), else "
             "*undecided*.")
-    table = ["| claim | the paper | verdict | our evidence | why |", "|---|---|---|---|---|", *rows] if rows else []
-    wait = ([f"Pending (the cpu-profile runs have not finished; rerun the notebook to resume them): "
-             f"{'; '.join(pending)}."] if pending else [])
-    return "\n\n".join([head, "\n".join(table), *wait]) if table else "\n\n".join([head, *wait])
+    parts = [head] + (["\n".join(markdown_table(rows))] if rows else [])
+    if pending:
+        parts.append(f"Pending (the cpu-profile runs have not finished; rerun the notebook to resume them): "
+                     f"{'; '.join(pending)}.")
+    return "\n\n".join(parts)
 
 
 def section(table: str, intro: str, images: list[str]) -> str | None:

@@ -8,8 +8,9 @@ byte-identical to the one our results were measured on, ``content`` when only it
 rows and columns the loaders read, :func:`labels_digest`). Files without an automated recipe are listed in
 :data:`MANUAL` with the exact steps a user has to take.
 
-``base_url`` replaces ``https://raw.githubusercontent.com`` in every URL: a mirror, or the local HTTP server of the
-tests (tests/test_rebuild.py serves fixture files in the upstream layouts and runs this code end to end).
+``base_url`` is a mirror, or the local HTTP server of the tests (tests/test_rebuild.py serves fixture files in the
+upstream layouts and runs this code end to end): ``https://raw.githubusercontent.com/<path>`` is fetched as
+``<base_url>/<path>``, any other ``https://<host>/<path>`` as ``<base_url>/<host>/<path>`` (:meth:`Context.url`).
 """
 from __future__ import annotations
 

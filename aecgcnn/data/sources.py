@@ -95,5 +95,5 @@ def download(rel_path: str, data_dir: Path, base_url: str | None = None, progres
         return target, "verified"
     if rel_path in RECIPES:
         return rebuild(rel_path, data_dir, base_url, progress), "rebuilt"
-    raise InputError(f"{target}: not present and not rebuilt automatically yet. By hand: {MANUAL[rel_path]}. "
+    raise InputError(f"{target}: not present and not rebuilt automatically yet. By hand: {MANUAL.get(rel_path, 'see data/README.md')}. "
                      f"Upstream sources: {'; '.join(src.upstream)}")
