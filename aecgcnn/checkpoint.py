@@ -53,3 +53,10 @@ def load_checkpoint(path, device="cpu"):
     meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
     meta["graph_settings"] = GraphSettings(**ckpt["graph_settings"])
     return model, meta
+
+
+def trained_edge_precision(meta: dict) -> str:
+    """The ``edge_precision`` a checkpoint's model was trained with (``fp32`` | ``bf16``; ``fp32`` for checkpoints
+    that do not record it): predictions use it unless told otherwise."""
+    record = (meta.get("extra") or {}).get("experiment") or {}
+    return record.get("edge_precision", "fp32")

@@ -83,6 +83,8 @@ def _add_model_and_cifs(q, out: str) -> None:
                    help="use a model shipped with the package (a model or dataset name, see aecgcnn models); "
                         "every positional argument is then a CIF path")
     q.add_argument("--out", default=out)
+    q.add_argument("--edge-precision", choices=["fp32", "bf16"], default=None,
+                   help="per-edge GEMMs of the attention layers on CPU (default: as the model was trained)")
 
 
 def _model_and_paths(args) -> tuple[str, list[str]]:
@@ -118,6 +120,7 @@ def _experiment_from_args(args):
                       epochs=args.epochs, train_size=args.train_size, val_size=args.val_size,
                       test_size=args.test_size, split_seed=args.split_seed, batch_size=args.batch_size, lr=args.lr,
                       weight_decay=args.weight_decay, protocol=args.protocol, device=args.device, amp=args.amp,
+                      edge_precision=args.edge_precision,
                       compile=args.compile, data_dir=args.data_dir, cache_dir=args.cache_dir, out_dir=args.out,
                       resume=getattr(args, "resume", False), cutoff=args.cutoff, max_neighbors=args.max_neighbors)
 
@@ -164,7 +167,7 @@ def cmd_predict(args):
     source, paths = _model_and_paths(args)
     model, meta = load_checkpoint(source, device)
     pred = predict_files(model, meta, paths, with_attention=bool(args.attention), device=device,
-                         cache_dir=args.cache_dir)
+                         cache_dir=args.cache_dir, precision=args.edge_precision)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     units = meta.get("units", "")
@@ -195,7 +198,7 @@ def cmd_screen(args):
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
     r = screen(model, meta, args.sources, args.out, batch_size=args.batch_size, workers=args.workers,
-               descending=not args.ascending, device=device)
+               descending=not args.ascending, device=device, precision=args.edge_precision)
     print(f"screened {r.n_predicted} structures ({r.n_skipped} skipped"
           + (f", listed in {r.skipped}" if r.skipped else "") + (f"; {r.n_done_before} done before, resumed"
                                                                if r.n_done_before else "") + f") -> {r.ranked}")
@@ -362,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, default=None, help="default: the protocol's (paper 5e-4, reference-cgcnn 0)")
     t.add_argument("--device", default=run["device"])
     t.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
+    t.add_argument("--edge-precision", choices=["fp32", "bf16"], default="fp32",
+                   help="per-edge GEMMs of the attention layers on CPU in bfloat16 (float32 accumulation; "
+                        "README, Performance: speed and the fidelity check)")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the rest of the model too (the conv kernels are compiled anyway; measured: no gain)")
     t.add_argument("--out", default="runs/latest")
@@ -397,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--top-attention", type=int, default=0, metavar="K",
                    help="also write the per-atom attention table of the K best-ranked structures")
     q.add_argument("--device", default="auto")
+    q.add_argument("--edge-precision", choices=["fp32", "bf16"], default=None,
+                   help="per-edge GEMMs of the attention layers on CPU (default: as the model was trained)")
     q.set_defaults(func=cmd_screen)
 
     q = sub.add_parser("baseline", help="Moosavi-style descriptor baseline (random forest / gradient boosting)")

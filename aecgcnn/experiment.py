@@ -35,7 +35,8 @@ class Experiment:
     optimiser settings; ``overrides``: model config changes on top (e.g. ``{"geo_features": "radial"}``);
     ``epochs`` / ``batch_size`` / ``lr`` / ``weight_decay``: None = the protocol's; ``split``: ``80-10-10`` |
     ``70-30`` | ``file`` | a split JSON; ``train_size`` / ``val_size`` / ``test_size``: nested seeded subsets
-    (None = all)."""
+    (None = all); ``edge_precision``: of the per-edge GEMMs of the attention layers on CPU, ``fp32`` | ``bf16``
+    (:func:`aecgcnn.models.fused.edge_precision`; float32 accumulation either way)."""
 
     dataset: str
     preset: str = "ae-cgcnn"
@@ -53,6 +54,7 @@ class Experiment:
     protocol: str = DEFAULT_PROTOCOL
     device: str = "auto"
     amp: bool = False
+    edge_precision: str = "fp32"
     compile: bool = False
     data_dir: str | None = None
     cache_dir: str | None = None
@@ -62,6 +64,16 @@ class Experiment:
     resume: bool = False  # continue from out_dir/train_state.pt (written after every epoch) when it exists
     cutoff: float = GraphSettings.cutoff            # neighbour radius (Å) of the graphs and of the model's bases
     max_neighbors: int = GraphSettings.max_neighbors  # neighbour slots per atom
+
+    def __post_init__(self):
+        if self.edge_precision not in ("fp32", "bf16"):
+            raise InputError(f"edge_precision must be 'fp32' or 'bf16', not {self.edge_precision!r}")
+
+
+#: the value a key had before it existed: what a record (metrics.json, training state) written by an older version
+#: that lacks the key computed. A run whose value equals it leaves the key out of its identity, so older runs
+#: still resume and are reused.
+LEGACY_VALUES = {"edge_precision": "fp32"}
 
 
 def experiment_from_dict(record: dict, source: str = "run configuration") -> Experiment:
@@ -90,8 +102,10 @@ RESUMABLE_ACROSS = ("epochs", "device", "compile", "data_dir", "cache_dir", "out
 
 
 def run_identity(exp: Experiment) -> dict:
-    """What a run computes (its settings without :data:`RESUMABLE_ACROSS`), stored in its training state."""
-    return {k: v for k, v in asdict(exp).items() if k not in RESUMABLE_ACROSS}
+    """What a run computes (its settings without :data:`RESUMABLE_ACROSS`, and without keys at their
+    :data:`LEGACY_VALUES`), stored in its training state."""
+    return {k: v for k, v in asdict(exp).items()
+            if k not in RESUMABLE_ACROSS and not (k in LEGACY_VALUES and v == LEGACY_VALUES[k])}
 
 
 def train_settings(exp: Experiment) -> dict:
@@ -214,6 +228,7 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
     model = initial_model(exp)
     ts = train_settings(exp)
     tcfg = TrainConfig(**ts, seed=exp.seed, device=exp.device, amp=exp.amp, compile=exp.compile,
+                       edge_precision=exp.edge_precision,
                        progress=exp.progress, log_path=str(out / "history.csv") if out else None,
                        state_path=str(out / "train_state.pt") if out else None, resume=exp.resume)
     result = train_model(model, sets["train"], sets["val"], tcfg, identity=run_identity(exp))
@@ -227,8 +242,9 @@ def _test_and_write(exp: Experiment, model, sets, split, built, unlabelled, resu
     """Test and train metrics of a trained model, with everything that describes the run; written to ``out``
     (checkpoint.pt, test_predictions.csv, metrics.json) when given."""
     device = resolve_device(exp.device)
-    p_test, t_test = predict_dataset(model, sets["test"], ts["batch_size"], device)
-    p_train, t_train = predict_dataset(model, sets["train"], ts["batch_size"], device)
+    p_test, t_test = predict_dataset(model, sets["test"], ts["batch_size"], device, edge_precision=exp.edge_precision)
+    p_train, t_train = predict_dataset(model, sets["train"], ts["batch_size"], device,
+                                       edge_precision=exp.edge_precision)
     spec = DATASETS.get(exp.dataset)
     metrics = {
         "test": regression_metrics(t_test, p_test),
@@ -269,10 +285,12 @@ def _data_root(exp: Experiment) -> str:
 
 def same_experiment(saved: dict, exp: Experiment) -> bool:
     """Whether an experiment recorded in a run's metrics.json is ``exp`` (keys the record lacks, written by an
-    older version, take their defaults; ``progress`` and ``resume`` do not count)."""
+    older version, take their :data:`LEGACY_VALUES`, else their defaults; ``progress`` and ``resume`` do not
+    count)."""
     ignore = ("progress", "resume")
     defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
                 for f in fields(Experiment) if f.default is not MISSING or f.default_factory is not MISSING}
+    defaults.update(LEGACY_VALUES)
     recorded = {k: v for k, v in {**defaults, **saved}.items() if k not in ignore}
     return recorded == {k: v for k, v in asdict(exp).items() if k not in ignore}
 

@@ -10,7 +10,8 @@ from aecgcnn import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.data.cache import build_graphs, write_problems
 from aecgcnn.ensemble import predict_values
-from aecgcnn.models.fused import compile_for_job
+from aecgcnn.checkpoint import trained_edge_precision
+from aecgcnn.models.fused import compile_for_job, edge_precision
 from aecgcnn.data.datasets import Entry
 
 
@@ -69,9 +70,10 @@ class Predictions:
 
 @torch.no_grad()
 def predict_files(model, meta: dict, paths, with_attention: bool = False, batch_size: int = 32,
-                  device="cpu", cache_dir=None, progress: bool = True) -> Predictions:
+                  device="cpu", cache_dir=None, progress: bool = True, precision: str | None = None) -> Predictions:
     """Predict the target of every CIF in ``paths`` (files or folders) with a loaded model
-    (see :func:`aecgcnn.checkpoint.load_checkpoint`); bad files end up in ``failures``."""
+    (see :func:`aecgcnn.checkpoint.load_checkpoint`); bad files end up in ``failures``. ``precision``: of the
+    per-edge GEMMs (``fp32`` | ``bf16``; None: as the model was trained)."""
     entries, graphs, failures = graphs_for_files(paths, meta["graph_settings"], cache_dir, progress)
     ds = GraphDataset(graphs, None, [e.id for e in entries])
     paths = {e.id: e.meta.get("path", e.source) for e in entries}
@@ -89,7 +91,8 @@ def predict_files(model, meta: dict, paths, with_attention: bool = False, batch_
         out.atoms = atoms.to_dict("records")
         return out
     out.stds = [] if ensemble else None
-    with compile_for_job(len(graphs)):  # compiled kernels only where the job repays compiling them
+    # compiled kernels only where the job repays compiling them
+    with compile_for_job(len(graphs)), edge_precision(precision or trained_edge_precision(meta)):
         for batch in make_loader(ds, batch_size, device=device):
             values, stds = predict_values(model, batch.to(device))
             out.values.extend(values)

@@ -24,7 +24,8 @@ from aecgcnn import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.data.cache import safe_graph, write_problems
 from aecgcnn.ensemble import predict_values
-from aecgcnn.models.fused import compile_for_job
+from aecgcnn.checkpoint import trained_edge_precision
+from aecgcnn.models.fused import compile_for_job, edge_precision
 
 ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".zip")
 ROW_FIELDS = ["origin", "id", "prediction", "std", "atoms", "problem"]
@@ -89,11 +90,12 @@ def done_origins(rows_path: Path) -> set[str]:
 
 
 def screen(model, meta: dict, sources, out, batch_size: int = 32, workers: int | None = None, window: int = 512,
-           descending: bool = True, device="cpu", progress: bool = True) -> ScreenResult:
+           descending: bool = True, device="cpu", progress: bool = True, precision: str | None = None) -> ScreenResult:
     """Predict every CIF of ``sources`` with a loaded model or ensemble (see :func:`aecgcnn.checkpoint.load_checkpoint`)
     and write ``out`` (CSV ranked by prediction, with ensemble σ) plus ``<out>.rows.csv`` (written as it goes;
     the resume point) and ``<out stem>_skipped.csv``. ``workers``: graph-building processes (default: the CPU
-    count); ``window``: structures in flight at once (bounds memory)."""
+    count); ``window``: structures in flight at once (bounds memory); ``precision``: of the per-edge GEMMs
+    (``fp32`` | ``bf16``; None: as the model was trained)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows_path = out.with_name(out.name + ".rows.csv")
@@ -107,7 +109,8 @@ def screen(model, meta: dict, sources, out, batch_size: int = 32, workers: int |
     bar = tqdm(desc="screening", unit="CIF", disable=not progress)
     ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
     # a streamed collection of unknown size: the chunk kernels compile from the first call (fused.compile_for_job)
-    with open(rows_path, "a", newline="") as fh, ctx.Pool(workers) as pool, compile_for_job(None):
+    with (open(rows_path, "a", newline="") as fh, ctx.Pool(workers) as pool, compile_for_job(None),
+          edge_precision(precision or trained_edge_precision(meta))):
         w = csv.DictWriter(fh, fieldnames=ROW_FIELDS)
         if fresh:
             w.writeheader()

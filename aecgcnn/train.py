@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from aecgcnn import InputError, distributed
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.metrics import regression_metrics
+from aecgcnn.models import fused
 
 
 @dataclass
@@ -29,6 +30,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = False
+    edge_precision: str = "fp32"  # per-edge GEMMs on CPU: fp32 | bf16 (aecgcnn.models.fused.edge_precision)
     compile: bool = False  # torch.compile the conv layers (worth it from a few epochs of real data on)
     progress: bool = True
     log_path: str | None = None  # append each epoch's history row to this CSV while training (tail -f it)
@@ -60,9 +62,16 @@ class TrainResult:
 
 
 @torch.no_grad()
-def predict_dataset(model, dataset: GraphDataset, batch_size: int = 64, device="cpu", amp: bool = False):
-    """Predictions in target units for every item: (predictions [n], targets [n]) as numpy arrays."""
+def predict_dataset(model, dataset: GraphDataset, batch_size: int = 64, device="cpu", amp: bool = False,
+                    edge_precision: str | None = None):
+    """Predictions in target units for every item: (predictions [n], targets [n]) as numpy arrays.
+    ``edge_precision``: of the per-edge GEMMs (``fp32`` | ``bf16``; None: the current setting)."""
     model.eval()
+    with fused.edge_precision(edge_precision):
+        return _predict(model, dataset, batch_size, device, amp)
+
+
+def _predict(model, dataset: GraphDataset, batch_size: int, device, amp: bool):
     preds, targets = [], []
     for batch in make_loader(dataset, batch_size, device=device):
         batch = batch.to(device, non_blocking=True)
@@ -124,38 +133,39 @@ def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: T
         if log_path:  # the log may hold rows of an epoch whose state was never written
             for row in result.history:
                 append_history_row(log_path, row, fresh=row["epoch"] == 1)
-    start = time.time() - spent
-    bar = tqdm(range(first, cfg.epochs + 1), desc=f"training {getattr(model, 'kind', '')}",
-               disable=not (cfg.progress and ctx.is_main), initial=first - 1, total=cfg.epochs)
-    for epoch in bar:
-        model.train()
-        t0 = time.time()
-        loader.batch_sampler.set_epoch(epoch)
-        global_sizes = [len(b) for b in loader.batch_sampler.global_batches()]
-        sums = torch.zeros(len(global_sizes), 2, dtype=torch.float64)  # per batch: Σ squared error (normalised), Σ |error|
-        for k, (batch, n_global) in enumerate(zip(loader, global_sizes)):
-            batch = batch.to(device, non_blocking=True)
-            squared, out = train_step(net, model, opt, batch, n_global, ctx.world_size, amp)
-            sums[k, 0] = float(squared)
-            sums[k, 1] = float((model.normalizer.denorm(out.float()) - batch.target).abs().sum())
-        distributed.all_reduce_sum(sums)
-        n_seen = sum(global_sizes)
-        p, t = _gathered_predictions(model, val_set, cfg.batch_size, device, amp, ctx)
-        val = regression_metrics(t, p)
-        val_loss = float(np.mean(((p - t) / float(model.normalizer.std)) ** 2))
-        train_loss = (sums[:, 0] / torch.tensor(global_sizes, dtype=torch.float64)).mean()
-        row = {"epoch": epoch, "train_loss": float(train_loss) if global_sizes else float("nan"),
-               "train_mae": float(sums[:, 1].sum()) / max(n_seen, 1), "val_loss": val_loss, "val_mae": val["mae"],
-               "val_srcc": val["srcc"], "seconds": time.time() - t0}
-        result.history.append(row)
-        if log_path:
-            append_history_row(log_path, row, fresh=epoch == 1)
-        if val["mae"] < result.best_val_mae:
-            result.best_val_mae, result.best_epoch = val["mae"], epoch
-            best_state = copy.deepcopy(model.state_dict())
-        bar.set_postfix(train_loss=f"{row['train_loss']:.4f}", val_mae=f"{val['mae']:.4f}")
-        if cfg.state_path and ctx.is_main:
-            _save_state(cfg.state_path, identity, epoch, model, opt, result, best_state, time.time() - start)
+    with fused.edge_precision(cfg.edge_precision):  # the per-edge GEMMs of the whole run, validation included
+        start = time.time() - spent
+        bar = tqdm(range(first, cfg.epochs + 1), desc=f"training {getattr(model, 'kind', '')}",
+                   disable=not (cfg.progress and ctx.is_main), initial=first - 1, total=cfg.epochs)
+        for epoch in bar:
+            model.train()
+            t0 = time.time()
+            loader.batch_sampler.set_epoch(epoch)
+            global_sizes = [len(b) for b in loader.batch_sampler.global_batches()]
+            sums = torch.zeros(len(global_sizes), 2, dtype=torch.float64)  # per batch: Σ squared error (normalised), Σ |error|
+            for k, (batch, n_global) in enumerate(zip(loader, global_sizes)):
+                batch = batch.to(device, non_blocking=True)
+                squared, out = train_step(net, model, opt, batch, n_global, ctx.world_size, amp)
+                sums[k, 0] = float(squared)
+                sums[k, 1] = float((model.normalizer.denorm(out.float()) - batch.target).abs().sum())
+            distributed.all_reduce_sum(sums)
+            n_seen = sum(global_sizes)
+            p, t = _gathered_predictions(model, val_set, cfg.batch_size, device, amp, ctx)
+            val = regression_metrics(t, p)
+            val_loss = float(np.mean(((p - t) / float(model.normalizer.std)) ** 2))
+            train_loss = (sums[:, 0] / torch.tensor(global_sizes, dtype=torch.float64)).mean()
+            row = {"epoch": epoch, "train_loss": float(train_loss) if global_sizes else float("nan"),
+                   "train_mae": float(sums[:, 1].sum()) / max(n_seen, 1), "val_loss": val_loss, "val_mae": val["mae"],
+                   "val_srcc": val["srcc"], "seconds": time.time() - t0}
+            result.history.append(row)
+            if log_path:
+                append_history_row(log_path, row, fresh=epoch == 1)
+            if val["mae"] < result.best_val_mae:
+                result.best_val_mae, result.best_epoch = val["mae"], epoch
+                best_state = copy.deepcopy(model.state_dict())
+            bar.set_postfix(train_loss=f"{row['train_loss']:.4f}", val_mae=f"{val['mae']:.4f}")
+            if cfg.state_path and ctx.is_main:
+                _save_state(cfg.state_path, identity, epoch, model, opt, result, best_state, time.time() - start)
     if best_state is not None:
         model.load_state_dict(best_state)
     result.seconds = time.time() - start

@@ -53,6 +53,8 @@ CASES = {
         "overrides": {**MP_REF_OPTS["overrides"], "geo_features": "radial", "attention_norm": "joint"}}),
     "mp-ae-cgcnn-features-perhead": dict(MP, preset="ae-cgcnn", protocol="paper", **{
         **MP_REF_OPTS, "overrides": {**MP_REF_OPTS["overrides"], "geo_features": "radial", "attention_norm": "per-head"}}),
+    "mp-ae-cgcnn-features-perhead-bf16": dict(MP, preset="ae-cgcnn", protocol="paper", edge_precision="bf16", **{
+        **MP_REF_OPTS, "overrides": {**MP_REF_OPTS["overrides"], "geo_features": "radial", "attention_norm": "per-head"}}),
     "mp-ae-cgcnn-features-lr": dict(MP, preset="ae-cgcnn", protocol="paper", **{
         **MP_REF_OPTS, "lr": 5e-4,
         "overrides": {**MP_REF_OPTS["overrides"], "geo_features": "radial", "attention_norm": "joint"}}),
@@ -61,6 +63,8 @@ CASES = {
     "core-ae-cgcnn-paper": dict(CORE, preset="ae-cgcnn", protocol="paper", overrides={"attention_norm": "joint"}),
     "core-ae-cgcnn-reference": dict(CORE, preset="ae-cgcnn", protocol="reference-cgcnn",
                                     overrides={"attention_norm": "joint"}),
+    "core-ae-cgcnn-reference-bf16": dict(CORE, preset="ae-cgcnn", protocol="reference-cgcnn", edge_precision="bf16",
+                                         overrides={"attention_norm": "joint"}),
     "core-ae-cgcnn-reference-perhead": dict(CORE, preset="ae-cgcnn", protocol="reference-cgcnn",
                                             overrides={"attention_norm": "per-head"}),
 }
@@ -76,6 +80,9 @@ DESCRIPTION = {
     "mp-ae-cgcnn-reference": "`ae-cgcnn` (radial geometry), `--protocol reference-cgcnn`",
     "mp-ae-cgcnn-features-wd": "as mp-ae-cgcnn-features with weight decay 5e-4 (regularisation)",
     "mp-ae-cgcnn-features-perhead": "as mp-ae-cgcnn-features with each head's softmax over the slots alone",
+    "mp-ae-cgcnn-features-perhead-bf16": "as mp-ae-cgcnn-features-perhead with the per-edge GEMMs in bf16 "
+                                         "(`--edge-precision bf16`)",
+    "core-ae-cgcnn-reference-bf16": "as core-ae-cgcnn-reference with the per-edge GEMMs in bf16",
     "mp-ae-cgcnn-features-lr": "as mp-ae-cgcnn-features with learning rate 5e-4",
     "core-cgcnn-paper": "`cgcnn` rung, paper protocol (wd 5e-4), 30 epochs, batch 64",
     "core-cgcnn-reference": "`cgcnn` rung, `--protocol reference-cgcnn`, 30 epochs, batch 64",
@@ -103,16 +110,16 @@ def _effective(config: dict) -> dict:
 def _finished(exp) -> dict | None:
     """The metrics of a finished run in ``exp.out_dir`` that trained exactly this model (saved config) with
     these optimiser settings, sizes and seeds; None otherwise (so a change of package defaults retrains)."""
-    from aecgcnn.experiment import model_overrides, train_settings
+    from aecgcnn.experiment import LEGACY_VALUES, model_overrides, train_settings
     from aecgcnn.models import model_from_preset
     path = Path(exp.out_dir) / "metrics.json"
     if not path.exists():
         return None
     m = json.loads(path.read_text())
     want = _effective(model_from_preset(exp.preset, **model_overrides(exp)).config_dict())
-    keys = ("dataset", "split", "seed", "split_seed", "train_size", "val_size", "test_size")
+    keys = ("dataset", "split", "seed", "split_seed", "train_size", "val_size", "test_size", "edge_precision")
     same = (_effective(m.get("model_config", {})) == want and m.get("train_settings") == train_settings(exp)
-            and all(m["experiment"].get(k) == getattr(exp, k) for k in keys))
+            and all(m["experiment"].get(k, LEGACY_VALUES.get(k)) == getattr(exp, k) for k in keys))
     return m if same else None
 
 

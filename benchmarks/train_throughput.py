@@ -7,12 +7,14 @@ first 10,000 chunk calls: here at once) are not timed.
 
     python benchmarks/train_throughput.py [--batch-size 64] [--steps 3] [--warmup 2] [--compile] [--plain]
         [--threads N] [--presets cgcnn ae-cgcnn] [--datasets mp-megnet-2018 core2019-co2-0.15bar]
-        [--reference-cgcnn PATH] [--allocator tuned|default]
+        [--reference-cgcnn PATH] [--allocator tuned|default] [--edge-precision fp32 bf16]
 
 ``--reference-cgcnn PATH``: also time the reference CGCNN (a clone of https://github.com/txie-93/cgcnn; its
 ``cgcnn/model.py`` with its defaults: 64 features, 3 conv layers, 128 hidden) on the same batches, fed the same
 inputs (CGCNN atom features, 41 Gaussians of the same 12 neighbours; its own collate and CIF parsing are not
 timed, as ours are not). ``--allocator default``: glibc as it comes (AECGCNN_MALLOC=default) for every row.
+``--edge-precision fp32 bf16``: every AE-CGCNN rung also with its per-edge GEMMs in bf16 (rows "PRESET [bf16]";
+``aecgcnn train --edge-precision bf16``).
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ def _measure(args, preset, dataset, queue):
         from aecgcnn.models.aecgcnn import ConvLayer
         ConvLayer.fast = False
     from aecgcnn.models import fused
+    preset, _, precision = preset.partition(" [")
+    fused.EDGE_DTYPE = fused.EDGE_PRECISIONS[precision.rstrip("]") or "fp32"]  # this process's whole life
     fused.COMPILE_AFTER = 0  # compiled from the first call, as a training run (the default, set explicitly)
     n_batches = args.steps + args.warmup
     entries = load_entries(dataset, args.data_dir)[: args.batch_size * n_batches]
@@ -123,11 +127,14 @@ def main():
                     help="a clone of github.com/txie-93/cgcnn: add its model as a row")
     ap.add_argument("--allocator", choices=["tuned", "default"], default="tuned",
                     help="default: glibc as it comes (AECGCNN_MALLOC=default) in every measuring process")
+    ap.add_argument("--edge-precision", nargs="+", choices=["fp32", "bf16"], default=["fp32"],
+                    help="precisions of the per-edge GEMMs to measure the AE-CGCNN rungs in")
     args = ap.parse_args()
     if args.allocator == "default":
         os.environ["AECGCNN_MALLOC"] = "default"  # before aecgcnn is imported (and so before mallopt)
     from aecgcnn.models import LADDER
-    presets = (args.presets or LADDER + ["geocgnn"]) + (
+    presets = [f"{p} [{q}]" if q != "fp32" else p for p in (args.presets or LADDER + ["geocgnn"])
+               for q in args.edge_precision if q == "fp32" or p in LADDER] + (
         ["reference-cgcnn", AS_IT_COMES] if args.reference_cgcnn and args.allocator == "tuned" else
         ["reference-cgcnn"] if args.reference_cgcnn else [])
     ctx = mp.get_context("fork")
@@ -152,8 +159,9 @@ def main():
     rows = [(dataset, preset, *best[(dataset, preset)]) for dataset in args.datasets for preset in presets]
     import torch
     from aecgcnn.provenance import stamp
-    mode = ("compiled conv layers" if args.compile else "eager") + (", plain conv path" if args.plain else ", fast conv path")
     prov = stamp("cpu")
+    mode = ("whole conv layers compiled" if args.compile else "layers eager") + (
+        ", plain conv path" if args.plain else f", fast conv path (chunk kernels {prov['kernels']})")
     print(f"\nforward+backward+Adam step, batch {args.batch_size}, {args.warmup} warm-up + {args.steps} timed steps, "
           f"best of {args.repeat}, "
           f"{mode}, {args.threads or torch.get_num_threads()} threads; commit {prov['commit']}; allocator: {prov['allocator']}")

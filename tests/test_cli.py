@@ -150,3 +150,27 @@ def test_the_graph_cutoff_reaches_graphs_model_and_checkpoint(tmp_path, monkeypa
     assert ckpt["graph_settings"]["cutoff"] == 6.0 and ckpt["graph_settings"]["max_neighbors"] == 8
     assert ckpt["config"]["cutoff"] == 6.0  # the Gaussian grid spans the graph radius: 31 Gaussians
     assert ckpt["state_dict"]["edge_embed.weight"].shape[1] == 31
+
+
+def test_edge_precision_is_recorded_and_followed_by_predict(tmp_path, monkeypatch):
+    """``train --edge-precision bf16`` records the choice in metrics.json and the checkpoint; ``predict`` uses it
+    unless ``--edge-precision`` says otherwise (bf16 predictions differ from fp32 ones, within bf16 rounding)."""
+    from aecgcnn.checkpoint import load_checkpoint, trained_edge_precision
+    from aecgcnn.models import fused
+    out = tmp_path / "run"
+    folder = train_tiny(tmp_path, monkeypatch, out, "--edge-precision", "bf16", preset="ae-cgcnn", epochs=1)
+    assert json.loads((out / "metrics.json").read_text())["experiment"]["edge_precision"] == "bf16"
+    assert trained_edge_precision(load_checkpoint(out)[1]) == "bf16"
+    seen = []
+    original = fused.edge_precision
+    monkeypatch.setattr(fused, "edge_precision", lambda name: seen.append(name) or original(name))
+    import aecgcnn.predict
+    monkeypatch.setattr(aecgcnn.predict, "edge_precision", fused.edge_precision)
+    preds = {}
+    for flag in ([], ["--edge-precision", "fp32"]):
+        path = tmp_path / f"p{len(flag)}.csv"
+        assert main(["predict", str(out), str(folder), "--out", str(path), *flag]) == 0
+        preds[len(flag)] = pd.read_csv(path).iloc[:, 2].to_numpy()
+    assert seen == ["bf16", "fp32"]
+    assert not (preds[0] == preds[2]).all()
+    assert abs(preds[0] - preds[2]).max() < 0.05 * abs(preds[2]).max() + 1e-3

@@ -54,6 +54,32 @@ def test_run_or_load_resumes_an_interrupted_run_and_reuses_old_records(tmp_path,
     assert calls == [True, False]
 
 
+def test_records_older_than_a_key_are_read_with_the_value_they_computed(tmp_path, monkeypatch):
+    """A metrics.json or training state written before ``edge_precision`` existed computed in float32: such runs
+    are reused and resumed by fp32 experiments only (experiment.LEGACY_VALUES), whatever the default."""
+    import json
+
+    import pytest
+    import torch
+
+    from aecgcnn import InputError, experiment
+    from aecgcnn.experiment import Experiment, run_identity, run_or_load, same_experiment
+    fp32 = Experiment(dataset="x", out_dir=str(tmp_path))
+    bf16 = Experiment(dataset="x", out_dir=str(tmp_path), edge_precision="bf16")
+    old = {k: v for k, v in json.loads(json.dumps(experiment.asdict(fp32))).items() if k != "edge_precision"}
+    assert same_experiment(old, fp32) and not same_experiment(old, bf16)
+    assert "edge_precision" not in run_identity(fp32) and run_identity(bf16)["edge_precision"] == "bf16"
+    calls = []
+    monkeypatch.setattr(experiment, "run_experiment", lambda e, entries=None: calls.append(e.resume) or {})
+    old_identity = {k: v for k, v in run_identity(fp32).items()}  # what an older version stored
+    torch.save({"identity": old_identity}, tmp_path / "train_state.pt")
+    run_or_load(fp32, entries=[])
+    run_or_load(bf16, entries=[])
+    assert calls == [True, False]
+    with pytest.raises(InputError, match="edge_precision"):
+        Experiment(dataset="x", edge_precision="fp16")
+
+
 def test_a_run_configuration_round_trips_and_unknown_keys_are_refused(tmp_path):
     """``aecgcnn train --config`` takes an Experiment record (run.json or a run's metrics.json); typos are errors."""
     import json

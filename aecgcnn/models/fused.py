@@ -18,7 +18,9 @@ often backward. Here:
 4. :class:`EdgeUpdate` — Eq. 4-5 (e' = e + act(W_i v_i + W_j v_j + W_e e + b), masked) in the same chunked form.
 
 The elementwise part of each chunk runs as one compiled loop on CPU (:data:`KERNELS`); the plain layer and
-these forms agree to float rounding (tests/test_fused.py, both with one chunk and with many).
+these forms agree to float rounding (tests/test_fused.py, both with one chunk and with many). Optionally
+(:func:`edge_precision`, the run configuration's ``edge_precision``) the per-edge GEMMs of :class:`EdgeAttention`
+run in bfloat16 with float32 accumulation, everything elementwise staying float32.
 """
 from __future__ import annotations
 
@@ -124,7 +126,10 @@ def slot_forward(zp: torch.Tensor, node: torch.Tensor, mask: torch.Tensor, heads
     node [c, O] (self term and bias), mask [c, K]. The softmax is normalised after the sum over slots
     (Σ_k (p/den)·a = (Σ_k p·a)/den), so no pass divides the [c, K, M, F] weights."""
     c, K, O = zp.shape
-    z = zp + node.unsqueeze(1) if torch.compiler.is_compiling() else zp.add_(node.unsqueeze(1))
+    if torch.compiler.is_compiling():
+        z = zp + node.unsqueeze(1)                              # fused: a bf16 zp is widened as it is read
+    else:
+        z = (zp if zp.dtype == node.dtype else zp.to(node.dtype)).add_(node.unsqueeze(1))
     filt, core = z.view(c, K, heads, 2, O // (2 * heads)).unbind(3)
     m = mask.view(c, K, 1, 1)
     a = _act(core, activation)
@@ -156,6 +161,14 @@ def slot_backward(zp: torch.Tensor, node: torch.Tensor, mask: torch.Tensor, g: t
     return gz, gz.sum(1)
 
 
+def slot_backward_low(zp: torch.Tensor, node: torch.Tensor, mask: torch.Tensor, g: torch.Tensor, out: torch.Tensor,
+                      heads: int, mode: str, activation: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`slot_backward` for a low-precision ``zp``: (∂L/∂z float32, ∂L/∂z in zp's dtype for the GEMMs,
+    ∂L/∂node float32); compiled, both copies are written in the same loop."""
+    gz, g_node = slot_backward(zp, node, mask, g, out, heads, mode, activation)
+    return gz, gz.to(zp.dtype), g_node
+
+
 #: how the chunk kernels run on CPU: ``compiled`` (torch.compile, fused loops; falls back to ``eager`` with a
 #: warning where compilation fails, e.g. no C++ compiler) | ``eager``. Environment: AECGCNN_KERNELS.
 KERNELS = os.environ.get("AECGCNN_KERNELS", "compiled").lower()
@@ -169,6 +182,13 @@ COMPILE_AFTER = int(os.environ.get("AECGCNN_COMPILE_AFTER", "0"))
 #: structures from which a prediction or screening job compiles its kernels: measured on 1,000 CoRE MOFs (1 thread)
 #: never / always compiling take the same time (24.8-26.2 s vs 23.2-27.1 s), so smaller jobs stay eager
 PREDICT_COMPILE_FROM = 1000
+#: precisions of the per-edge GEMMs of :class:`EdgeAttention` (a run configuration key, ``edge_precision``)
+EDGE_PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+#: dtype of the per-edge GEMMs of :class:`EdgeAttention` on CPU (the neighbour and edge terms of z, forward and
+#: recomputed in backward, and the two backward products with ∂L/∂z): None = float32; torch.bfloat16 runs them
+#: on the CPU's bf16 units with half the memory traffic, accumulating in float32 (the self term, the softmax,
+#: the sums over slots and the scatter of ∂L/∂z stay float32). Set per run by :func:`edge_precision`.
+EDGE_DTYPE = None
 _NEVER = 2 ** 62
 _COMPILED: dict = {}
 _CALLS: dict = {}
@@ -188,6 +208,22 @@ def compile_for_job(n_structures: int | None):
         yield
     finally:
         COMPILE_AFTER = before
+
+
+@contextlib.contextmanager
+def edge_precision(name: str | None):
+    """Within this context the per-edge GEMMs run in ``name`` (a key of :data:`EDGE_PRECISIONS`; None: leave the
+    current setting); the previous setting is restored afterwards."""
+    global EDGE_DTYPE
+    before = EDGE_DTYPE
+    if name is not None:
+        if name not in EDGE_PRECISIONS:
+            raise ValueError(f"edge_precision must be one of {sorted(EDGE_PRECISIONS)}, not {name!r}")
+        EDGE_DTYPE = EDGE_PRECISIONS[name]
+    try:
+        yield
+    finally:
+        EDGE_DTYPE = before
 
 
 def kernel_state() -> str:
@@ -235,6 +271,14 @@ def _run(fn, key: tuple, full: bool, z: torch.Tensor, *args):
         return fn(z, *args, *key)
 
 
+def _low(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """float32 ``tensors`` in :data:`EDGE_DTYPE` on CPU (the inputs of :func:`gather_project`), else unchanged
+    (float64, e.g. gradient checks, stays exact)."""
+    if EDGE_DTYPE is None or tensors[0].device.type != "cpu" or tensors[0].dtype != torch.float32:
+        return tensors
+    return tuple(x.to(EDGE_DTYPE) for x in tensors)
+
+
 def gather_project(table: torch.Tensor, e: torch.Tensor, w: torch.Tensor, nbr: torch.Tensor, s: int,
                    t: int) -> torch.Tensor:
     """table[nbr(n, k)] + W e_nk for atoms s..t-1: table [N, O], e [N, K, D], w [O, D], nbr [N, K] → [t−s, K, O]
@@ -270,8 +314,9 @@ class EdgeAttention(torch.autograd.Function):
         out = node.new_empty(N, heads, O // (2 * heads))
         weights = node.new_empty(N, K, heads) if need_weights else node.new_empty(0)
         key = (heads, mode, activation)
+        lp_nbrp, lp_e, lp_w = _low(nbrp, e, w_edge)
         for s, t, full in chunks(node, N, K, O):
-            zp = gather_project(nbrp, e, w_edge, nbr, s, t)
+            zp = gather_project(lp_nbrp, lp_e, lp_w, nbr, s, t)
             if need_weights:  # before the kernel, which may overwrite zp
                 z = (zp + node[s:t].unsqueeze(1)).view(t - s, K, heads, 2, -1)
                 weights[s:t] = _weights(z[:, :, :, 0], mask[s:t], mode).mean(-1)
@@ -291,17 +336,28 @@ class EdgeAttention(torch.autograd.Function):
         g_nbrp = torch.zeros_like(nbrp)
         g_e = torch.empty(e.shape, dtype=e.dtype, device=e.device)
         g_wt = w_edge.new_zeros(D, O)                           # ∂L/∂W_eᵀ (the faster GEMM orientation)
-        w_t = w_edge.T.contiguous()
         key = (ctx.heads, ctx.mode, ctx.activation)
+        lp_nbrp, lp_e, lp_w = _low(nbrp, e, w_edge)
+        low = lp_w.dtype != w_edge.dtype
         for s, t, full in chunks(node, N, K, O):
             c = t - s
-            zp = gather_project(nbrp, e, w_edge, nbr, s, t)
-            gz, g_node[s:t] = _run(slot_backward, key, full, zp, node[s:t], mask[s:t], g[s:t], out[s:t])
-            flat = gz.view(c * K, O)
+            zp = gather_project(lp_nbrp, lp_e, lp_w, nbr, s, t)
+            if low:  # the kernel also writes ∂L/∂z in the GEMMs' dtype; the scatter sums the float32 one
+                gz, gz_lp, g_node[s:t] = _run(slot_backward_low, key, full, zp, node[s:t], mask[s:t], g[s:t],
+                                              out[s:t])
+            else:
+                gz, g_node[s:t] = _run(slot_backward, key, full, zp, node[s:t], mask[s:t], g[s:t], out[s:t])
+                gz_lp = gz
+            flat, flat_lp = gz.view(c * K, O), gz_lp.view(c * K, O)
             g_nbrp.index_add_(0, nbr[s:t].reshape(-1), flat)
-            e_c = e[s:t].reshape(c * K, D)
-            g_e[s:t].view(c * K, D).copy_(torch.mm(w_t, flat.T).T)   # ∂L/∂e = gz W_e
-            g_wt.addmm_(e_c.T, flat)
+            e_c = lp_e[s:t].reshape(c * K, D)
+            g_e_c = g_e[s:t].view(c * K, D)
+            if low:  # bf16 products (float32 accumulation inside the GEMM), widened when stored
+                g_e_c.copy_(torch.mm(flat_lp, lp_w))            # ∂L/∂e = gz W_e
+                g_wt += torch.mm(e_c.T, flat_lp)
+            else:
+                torch.mm(flat, w_edge, out=g_e_c)
+                g_wt.addmm_(e_c.T, flat)
         g_w = g_wt.T
         return g_node, g_nbrp, g_e, g_w, None, None, None, None, None, None
 
