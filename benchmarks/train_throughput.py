@@ -150,13 +150,18 @@ def main():
                 q = c.Queue()
                 p = c.Process(target=_measure, args=(args, preset, dataset, q))
                 p.start()
+                p.join()  # the result is a small tuple: the child's queue flushes it before exiting
+                if p.exitcode != 0:  # e.g. killed by the kernel's out-of-memory killer: say so, keep measuring
+                    print(f"{dataset} {preset}: the measuring process failed (exit code {p.exitcode}"
+                          + (", killed: out of memory?" if p.exitcode == -9 else "") + ")", flush=True)
+                    continue
                 result = q.get()
-                p.join()
                 if preset == AS_IT_COMES and args.allocator == "tuned":
                     os.environ.pop("AECGCNN_MALLOC", None)
                 if (dataset, preset) not in best or result[0] > best[(dataset, preset)][0]:
                     best[(dataset, preset)] = result
-    rows = [(dataset, preset, *best[(dataset, preset)]) for dataset in args.datasets for preset in presets]
+    rows = [(dataset, preset, *best[(dataset, preset)]) for dataset in args.datasets for preset in presets
+            if (dataset, preset) in best]
     import torch
     from aecgcnn.provenance import stamp
     prov = stamp("cpu")
