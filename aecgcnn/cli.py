@@ -120,7 +120,7 @@ def _experiment_from_args(args):
                       epochs=args.epochs, train_size=args.train_size, val_size=args.val_size,
                       test_size=args.test_size, split_seed=args.split_seed, batch_size=args.batch_size, lr=args.lr,
                       weight_decay=args.weight_decay, protocol=args.protocol, device=args.device, amp=args.amp,
-                      edge_precision=args.edge_precision,
+                      **({"edge_precision": args.edge_precision} if args.edge_precision else {}),
                       compile=args.compile, data_dir=args.data_dir, cache_dir=args.cache_dir, out_dir=args.out,
                       resume=getattr(args, "resume", False), cutoff=args.cutoff, max_neighbors=args.max_neighbors)
 
@@ -365,9 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, default=None, help="default: the protocol's (paper 5e-4, reference-cgcnn 0)")
     t.add_argument("--device", default=run["device"])
     t.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
-    t.add_argument("--edge-precision", choices=["fp32", "bf16"], default="fp32",
-                   help="per-edge GEMMs of the attention layers on CPU in bfloat16 (float32 accumulation; "
-                        "README, Performance: speed and the fidelity check)")
+    t.add_argument("--edge-precision", choices=["fp32", "bf16"], default=None,
+                   help="per-edge GEMMs of the attention layers on CPU (default bf16: float32 accumulation, "
+                        "fidelity-checked; README, Performance); fp32 for runs recorded before this option")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the rest of the model too (the conv kernels are compiled anyway; measured: no gain)")
     t.add_argument("--out", default="runs/latest")

@@ -22,6 +22,7 @@ from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
 from aecgcnn.metrics import aggregate, regression_metrics
 from aecgcnn.models import model_from_preset
+from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION
 from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol
 from aecgcnn.provenance import stamp
 from aecgcnn.runlock import run_dir_lock, wait_for_run_dir
@@ -35,8 +36,8 @@ class Experiment:
     optimiser settings; ``overrides``: model config changes on top (e.g. ``{"geo_features": "radial"}``);
     ``epochs`` / ``batch_size`` / ``lr`` / ``weight_decay``: None = the protocol's; ``split``: ``80-10-10`` |
     ``70-30`` | ``file`` | a split JSON; ``train_size`` / ``val_size`` / ``test_size``: nested seeded subsets
-    (None = all); ``edge_precision``: of the per-edge GEMMs of the attention layers on CPU, ``fp32`` | ``bf16``
-    (:func:`aecgcnn.models.fused.edge_precision`; float32 accumulation either way)."""
+    (None = all); ``edge_precision``: of the per-edge GEMMs of the attention layers on CPU, ``bf16`` (default) |
+    ``fp32`` (:func:`aecgcnn.models.fused.edge_precision`; float32 accumulation either way)."""
 
     dataset: str
     preset: str = "ae-cgcnn"
@@ -54,7 +55,7 @@ class Experiment:
     protocol: str = DEFAULT_PROTOCOL
     device: str = "auto"
     amp: bool = False
-    edge_precision: str = "fp32"
+    edge_precision: str = DEFAULT_EDGE_PRECISION
     compile: bool = False
     data_dir: str | None = None
     cache_dir: str | None = None
@@ -78,7 +79,9 @@ LEGACY_VALUES = {"edge_precision": "fp32"}
 
 def experiment_from_dict(record: dict, source: str = "run configuration") -> Experiment:
     """An :class:`Experiment` from a dict of its fields (a ``run.json`` or the ``experiment`` record of a run's
-    ``metrics.json``); unknown keys are an InputError naming ``source`` and the keys, missing ones take defaults."""
+    ``metrics.json``); unknown keys are an InputError naming ``source`` and the keys, missing ones take defaults,
+    except in a complete record written before some keys existed: those take their :data:`LEGACY_VALUES` (what
+    that run computed)."""
     if "experiment" in record and "dataset" not in record:  # a metrics.json
         record = record["experiment"]
     known = {f.name for f in fields(Experiment)}
@@ -87,6 +90,9 @@ def experiment_from_dict(record: dict, source: str = "run configuration") -> Exp
         raise InputError(f"{source}: unknown keys {unknown}; an experiment has {sorted(known)}")
     if "dataset" not in record:
         raise InputError(f"{source}: no 'dataset'")
+    missing = known - set(record) - {"resume"}
+    if missing and missing <= set(LEGACY_VALUES):
+        record = {**{k: LEGACY_VALUES[k] for k in missing}, **record}
     return Experiment(**record)
 
 

@@ -87,4 +87,14 @@ def describe(card: dict) -> str:
             f"best epoch {card['best_epoch']} of {card['train_settings']['epochs']}\n"
             f"  test MAE {t['mae']:.4f} {card['units']}, RMSE {t['rmse']:.4f}, R2 {t['r2']:.3f}, SRCC {t['srcc']:.3f}\n"
             f"  trained: {card['trained_with']['command']} (commit {card['trained_with']['commit']}, "
-            f"{card['trained_with']['device']})" + (f"\n  note: {card['note']}" if card.get("note") else ""))
+            f"{card['trained_with']['device']}; per-edge GEMMs {_precision(card)})"
+            + (f"\n  note: {card['note']}" if card.get("note") else ""))
+
+
+def _precision(card: dict) -> str:
+    """The card's ``edge_precision``, marked where it is not today's default (a ``train`` command then needs
+    ``--edge-precision``; the notebook profiles pin theirs)."""
+    from aecgcnn.checkpoint import trained_edge_precision
+    from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION
+    p = trained_edge_precision({"extra": {"experiment": card.get("experiment") or {}}})
+    return p if p == DEFAULT_EDGE_PRECISION else f"{p}, not today's default {DEFAULT_EDGE_PRECISION}"

@@ -30,7 +30,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = False
-    edge_precision: str = "fp32"  # per-edge GEMMs on CPU: fp32 | bf16 (aecgcnn.models.fused.edge_precision)
+    edge_precision: str = fused.DEFAULT_EDGE_PRECISION  # per-edge GEMMs on CPU: bf16 | fp32 (fused.edge_precision)
     compile: bool = False  # torch.compile the conv layers (worth it from a few epochs of real data on)
     progress: bool = True
     log_path: str | None = None  # append each epoch's history row to this CSV while training (tail -f it)

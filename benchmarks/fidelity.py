@@ -92,6 +92,12 @@ DESCRIPTION = {
 }
 
 
+def case(name: str) -> dict:
+    """The experiment settings of a case: float32 per-edge GEMMs unless the case says otherwise (its runs were made
+    before bf16 became the package default)."""
+    return {"edge_precision": "fp32", **CASES[name]}
+
+
 def _effective(config: dict) -> dict:
     """A saved AE-CGCNN config with the keys its version lacked filled as that version behaved, and
     ``pw_cell`` dropped where there are no plane waves (it changes nothing there)."""
@@ -127,7 +133,7 @@ def run_case(name: str, seeds: list[int], runs_dir: Path, data_dir=None, compile
     from aecgcnn.experiment import Experiment, run_experiment
     out = []
     for seed in seeds:
-        exp = Experiment(**CASES[name], seed=seed, data_dir=data_dir, compile=compile_, progress=False,
+        exp = Experiment(**case(name), seed=seed, data_dir=data_dir, compile=compile_, progress=False,
                          save_split_file=False, out_dir=str(runs_dir / name / f"seed{seed}"))
         m = _finished(exp) or run_experiment(exp)
         print(f"{name} seed {seed}: test MAE {m['test']['mae']:.4f} (best epoch {m['best_epoch']}, "
@@ -142,7 +148,7 @@ def summarize(runs_dir: Path, seeds: list[int]) -> tuple[list[dict], dict]:
     rows, prov = [], {}
     for name in CASES:
         from aecgcnn.experiment import Experiment
-        ms = [m for s in seeds if (m := _finished(Experiment(**CASES[name], seed=s,
+        ms = [m for s in seeds if (m := _finished(Experiment(**case(name), seed=s,
                                                               out_dir=str(runs_dir / name / f"seed{s}"))))]
         if not ms:
             continue

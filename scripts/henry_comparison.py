@@ -2,7 +2,7 @@
 beside the published MOF-model comparison on about 8,200 CoRE MOFs, written to results/henry_comparison.{md,csv}.
 
     AECGCNN_DATA=../shared/data aecgcnn train --dataset core2019-co2-henry --preset cgcnn --protocol reference-cgcnn \\
-        --epochs 30 --seed 0 --out runs/henry/cgcnn-seed0        # and --preset ae-cgcnn --out runs/henry/ae-cgcnn-seed0
+        --epochs 30 --seed 0 --edge-precision fp32 --out runs/henry/cgcnn-seed0   # and --preset ae-cgcnn --out ...
     python scripts/henry_comparison.py [runs/henry]
 
 Only finished runs (metrics.json) are listed; nothing is typed in except the published rows, quoted as given.

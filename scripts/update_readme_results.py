@@ -60,11 +60,12 @@ SECTIONS = [
     ("results/descriptor_baseline.md", "### Moosavi-style descriptor baseline (Table II, Moosavi column)", []),
     ("results/henry_comparison.md",
      "### CO2 Henry coefficient on CoRE-2019 beside published MOF models (issue 15)\n\n"
-     "`aecgcnn train --dataset core2019-co2-henry --preset P --protocol reference-cgcnn --epochs 30 --seed 0 --out "
-     "runs/henry/P-seed0`, then `python scripts/henry_comparison.py`. One seed; the published rows come from a "
+     "`aecgcnn train --dataset core2019-co2-henry --preset P --protocol reference-cgcnn --epochs 30 --seed 0 "
+     "--edge-precision fp32 --out runs/henry/P-seed0`, then `python scripts/henry_comparison.py` (the runs were "
+     "made in float32, before bf16 per-edge GEMMs became the default). One seed; the published rows come from a "
      "comparison on about 8,200 CoRE MOFs with its own split and training budget. Reading: our CGCNN rung (one seed, "
      "30 epochs) is behind the published CGCNN and level with the published descriptor model, so it does not "
-     "reproduce the published CGCNN here; the AE-CGCNN row is added when its run (about 4 CPU-hours) finishes.", []),
+     "reproduce the published CGCNN here; the AE-CGCNN row is added when its run (about 6 CPU-hours on one thread) finishes.", []),
 ]
 
 

@@ -56,7 +56,7 @@ def test_run_or_load_resumes_an_interrupted_run_and_reuses_old_records(tmp_path,
 
 def test_records_older_than_a_key_are_read_with_the_value_they_computed(tmp_path, monkeypatch):
     """A metrics.json or training state written before ``edge_precision`` existed computed in float32: such runs
-    are reused and resumed by fp32 experiments only (experiment.LEGACY_VALUES), whatever the default."""
+    are reused and resumed by fp32 experiments only (experiment.LEGACY_VALUES), not by the bf16 default."""
     import json
 
     import pytest
@@ -64,8 +64,8 @@ def test_records_older_than_a_key_are_read_with_the_value_they_computed(tmp_path
 
     from aecgcnn import InputError, experiment
     from aecgcnn.experiment import Experiment, run_identity, run_or_load, same_experiment
-    fp32 = Experiment(dataset="x", out_dir=str(tmp_path))
-    bf16 = Experiment(dataset="x", out_dir=str(tmp_path), edge_precision="bf16")
+    fp32 = Experiment(dataset="x", out_dir=str(tmp_path), edge_precision="fp32")
+    bf16 = Experiment(dataset="x", out_dir=str(tmp_path))  # the default
     old = {k: v for k, v in json.loads(json.dumps(experiment.asdict(fp32))).items() if k != "edge_precision"}
     assert same_experiment(old, fp32) and not same_experiment(old, bf16)
     assert "edge_precision" not in run_identity(fp32) and run_identity(bf16)["edge_precision"] == "bf16"
@@ -78,6 +78,10 @@ def test_records_older_than_a_key_are_read_with_the_value_they_computed(tmp_path
     assert calls == [True, False]
     with pytest.raises(InputError, match="edge_precision"):
         Experiment(dataset="x", edge_precision="fp16")
+    # a complete record of an older version (--config metrics.json) trains what it trained; a partial one takes
+    # the defaults
+    assert experiment.experiment_from_dict(old).edge_precision == "fp32"
+    assert experiment.experiment_from_dict({"dataset": "x"}).edge_precision == bf16.edge_precision == "bf16"
 
 
 def test_a_run_configuration_round_trips_and_unknown_keys_are_refused(tmp_path):
