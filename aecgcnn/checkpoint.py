@@ -10,6 +10,7 @@ import torch
 from aecgcnn import InputError, __version__
 from aecgcnn.graph import GraphSettings
 from aecgcnn.models import build_model
+from aecgcnn.models.fused import LEGACY_EDGE_PRECISION
 
 
 def save_checkpoint(path, model, graph_settings: GraphSettings, dataset: str = "", target: str = "",
@@ -59,4 +60,4 @@ def trained_edge_precision(meta: dict) -> str:
     """The ``edge_precision`` a checkpoint's model was trained with (``fp32`` | ``bf16``; ``fp32`` for checkpoints
     that do not record it): predictions use it unless told otherwise."""
     record = (meta.get("extra") or {}).get("experiment") or {}
-    return record.get("edge_precision", "fp32")
+    return record.get("edge_precision", LEGACY_EDGE_PRECISION)

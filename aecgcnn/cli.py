@@ -83,8 +83,13 @@ def _add_model_and_cifs(q, out: str) -> None:
                    help="use a model shipped with the package (a model or dataset name, see aecgcnn models); "
                         "every positional argument is then a CIF path")
     q.add_argument("--out", default=out)
-    q.add_argument("--edge-precision", choices=["fp32", "bf16"], default=None,
-                   help="per-edge GEMMs of the attention layers on CPU (default: as the model was trained)")
+    _add_edge_precision(q)
+
+
+def _add_edge_precision(q, default: str = "as the model was trained") -> None:
+    """``--edge-precision`` (:data:`aecgcnn.models.fused.EDGE_PRECISIONS`; None when not given)."""
+    q.add_argument("--edge-precision", choices=["bf16", "fp32"], default=None,
+                   help=f"per-edge GEMMs of the attention layers on CPU (default: {default}; README, Performance)")
 
 
 def _model_and_paths(args) -> tuple[str, list[str]]:
@@ -365,9 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, default=None, help="default: the protocol's (paper 5e-4, reference-cgcnn 0)")
     t.add_argument("--device", default=run["device"])
     t.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
-    t.add_argument("--edge-precision", choices=["fp32", "bf16"], default=None,
-                   help="per-edge GEMMs of the attention layers on CPU (default bf16: float32 accumulation, "
-                        "fidelity-checked; README, Performance); fp32 for runs recorded before this option")
+    _add_edge_precision(t, "bf16, float32 accumulation; fp32 for runs recorded before this option")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the rest of the model too (the conv kernels are compiled anyway; measured: no gain)")
     t.add_argument("--out", default="runs/latest")
@@ -403,8 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--top-attention", type=int, default=0, metavar="K",
                    help="also write the per-atom attention table of the K best-ranked structures")
     q.add_argument("--device", default="auto")
-    q.add_argument("--edge-precision", choices=["fp32", "bf16"], default=None,
-                   help="per-edge GEMMs of the attention layers on CPU (default: as the model was trained)")
+    _add_edge_precision(q)
     q.set_defaults(func=cmd_screen)
 
     q = sub.add_parser("baseline", help="Moosavi-style descriptor baseline (random forest / gradient boosting)")

@@ -22,7 +22,7 @@ from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
 from aecgcnn.metrics import aggregate, regression_metrics
 from aecgcnn.models import model_from_preset
-from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION
+from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION, EDGE_PRECISIONS, LEGACY_EDGE_PRECISION
 from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol
 from aecgcnn.provenance import stamp
 from aecgcnn.runlock import run_dir_lock, wait_for_run_dir
@@ -67,14 +67,14 @@ class Experiment:
     max_neighbors: int = GraphSettings.max_neighbors  # neighbour slots per atom
 
     def __post_init__(self):
-        if self.edge_precision not in ("fp32", "bf16"):
-            raise InputError(f"edge_precision must be 'fp32' or 'bf16', not {self.edge_precision!r}")
+        if self.edge_precision not in EDGE_PRECISIONS:
+            raise InputError(f"edge_precision must be one of {sorted(EDGE_PRECISIONS)}, not {self.edge_precision!r}")
 
 
 #: the value a key had before it existed: what a record (metrics.json, training state) written by an older version
 #: that lacks the key computed. A run whose value equals it leaves the key out of its identity, so older runs
 #: still resume and are reused.
-LEGACY_VALUES = {"edge_precision": "fp32"}
+LEGACY_VALUES = {"edge_precision": LEGACY_EDGE_PRECISION}
 
 
 def experiment_from_dict(record: dict, source: str = "run configuration") -> Experiment:

@@ -184,6 +184,8 @@ COMPILE_AFTER = int(os.environ.get("AECGCNN_COMPILE_AFTER", "0"))
 PREDICT_COMPILE_FROM = 1000
 #: precisions of the per-edge GEMMs of :class:`EdgeAttention` (a run configuration key, ``edge_precision``)
 EDGE_PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+#: what runs recorded before ``edge_precision`` existed computed (aecgcnn.experiment.LEGACY_VALUES)
+LEGACY_EDGE_PRECISION = "fp32"
 #: the run configuration's default: bf16 (1.06-1.33x faster training per rung on this CPU, MP fidelity test MAE
 #: unchanged: 0.1669 ± 0.0011 vs 0.1669 ± 0.0017 eV/atom over 3 seeds; README, Performance). Runs recorded before
 #: the key existed were float32 (aecgcnn.experiment.LEGACY_VALUES).
