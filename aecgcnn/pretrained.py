@@ -49,6 +49,7 @@ def package_run(run_dir, name: str, root: Path | None = None, default_for_datase
     """Copy a finished run's checkpoint into ``<root>/<name>/`` with its model card built from the run's
     ``metrics.json`` (nothing typed in; the card keeps the whole experiment record). ``command``: the command that
     trained it, required when the run was started from a notebook (its recorded command line is the kernel's).
+    ``default_for_dataset``: the model a dataset name picks (any earlier default of that dataset stops being one).
     Returns the card's path."""
     run_dir = Path(run_dir)
     m = json.loads((run_dir / "metrics.json").read_text())
@@ -71,6 +72,11 @@ def package_run(run_dir, name: str, root: Path | None = None, default_for_datase
         "default_for_dataset": default_for_dataset, "note": note,
     }
     out = Path(root or PRETRAINED_DIR) / name
+    if default_for_dataset:  # one default per dataset: the new model takes over
+        for other in cards(root):
+            if other["dataset"] == exp["dataset"] and other["name"] != name and other.get("default_for_dataset"):
+                other["default_for_dataset"] = False
+                (out.parent / other["name"] / "card.json").write_text(json.dumps(other, indent=2) + "\n")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run_dir / "checkpoint.pt", out / "checkpoint.pt")
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")

@@ -41,6 +41,12 @@ def test_a_packaged_run_is_found_by_name_and_dataset_and_predicts(tiny_run, tmp_
                                                 command="aecgcnn reproduce table1 --profile cpu").read_text())
     assert nb_card["trained_with"]["command"] == "aecgcnn reproduce table1 --profile cpu"
     assert pretrained.find("core-tiny-cgcnn", root) == pretrained.find("core2019-co2-0.15bar", root)
+    # a newer default of the same dataset takes over, and the dataset name has one default only
+    pretrained.package_run(tiny_run, "core-tiny-v2", root)
+    assert pretrained.find("core2019-co2-0.15bar", root) == root / "core-tiny-v2" / "checkpoint.pt"
+    assert [c["name"] for c in pretrained.cards(root) if c["default_for_dataset"]] == ["core-tiny-v2"]
+    pretrained.package_run(tiny_run, "core-tiny-cgcnn", root)  # back, as the rest of the test expects
+    assert [c["name"] for c in pretrained.cards(root) if c["default_for_dataset"]] == ["core-tiny-cgcnn"]
     with pytest.raises(InputError, match=r"nope: no pretrained model .*core-tiny-cgcnn"):
         pretrained.resolve("nope", root)
     monkeypatch.setattr(pretrained, "PRETRAINED_DIR", root)
