@@ -218,13 +218,13 @@ def cmd_screen(args):
 
 
 def cmd_evaluate(args):
-    from aecgcnn.checkpoint import load_checkpoint
+    from aecgcnn.checkpoint import load_checkpoint, trained_edge_precision
     from aecgcnn.experiment import evaluation_set
     from aecgcnn.train import evaluate, resolve_device
     device = resolve_device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device)
     dataset, data = evaluation_set(meta, args.split, args.dataset, args.split_file, args.data_dir, args.cache_dir)
-    m = evaluate(model, data, device=device)
+    m = evaluate(model, data, device=device, edge_precision=trained_edge_precision(meta))  # as it was tested
     if hasattr(model, "predict_with_std"):  # an ensemble: how well its σ describes its errors
         from aecgcnn.ensemble import predict_with_std
         from aecgcnn.metrics import calibration

@@ -45,6 +45,20 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def compile_for_training(model, device, requested: bool = False) -> None:
+    """torch.compile the model's layers (``model.compile_layers``) when ``requested``, or by default where that was
+    measured faster for training on CPU: models with ``compiles_by_default`` (GeoCGNN). The AE-CGCNN rungs compile
+    their own chunk kernels instead (whole-layer compilation measured slower for them). The default follows the
+    chunk kernels' switch (:data:`aecgcnn.models.fused.KERNELS`: ``AECGCNN_KERNELS=eager`` keeps everything
+    eager, as the test suite does)."""
+    if not hasattr(model, "compile_layers"):
+        return
+    default = (getattr(model, "compiles_by_default", False) and torch.device(device).type == "cpu"
+               and fused.KERNELS == "compiled")
+    if requested or default:
+        model.compile_layers()
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -87,9 +101,10 @@ def _predict(model, dataset: GraphDataset, batch_size: int, device, amp: bool):
     return torch.cat(preds).numpy(), torch.cat(targets).numpy()
 
 
-def evaluate(model, dataset: GraphDataset, batch_size: int = 64, device="cpu") -> dict:
-    """Regression metrics of the model on a dataset (target units)."""
-    p, t = predict_dataset(model, dataset, batch_size, device)
+def evaluate(model, dataset: GraphDataset, batch_size: int = 64, device="cpu",
+             edge_precision: str | None = None) -> dict:
+    """Regression metrics of the model on a dataset (target units); ``edge_precision`` as :func:`predict_dataset`."""
+    p, t = predict_dataset(model, dataset, batch_size, device, edge_precision=edge_precision)
     return regression_metrics(t, p)
 
 
@@ -117,8 +132,7 @@ def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: T
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
     model.to(device)
-    if cfg.compile and hasattr(model, "compile_layers"):
-        model.compile_layers()
+    compile_for_training(model, device, cfg.compile)
     model.normalizer.fit(torch.tensor(train_set.targets, dtype=torch.float32, device=device))
     net = distributed.wrap_model(model, device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -142,7 +156,8 @@ def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: T
             t0 = time.time()
             loader.batch_sampler.set_epoch(epoch)
             global_sizes = [len(b) for b in loader.batch_sampler.global_batches()]
-            sums = torch.zeros(len(global_sizes), 2, dtype=torch.float64)  # per batch: Σ squared error (normalised), Σ |error|
+            # per batch: Σ squared error (normalised), Σ |error|
+            sums = torch.zeros(len(global_sizes), 2, dtype=torch.float64)
             for k, (batch, n_global) in enumerate(zip(loader, global_sizes)):
                 batch = batch.to(device, non_blocking=True)
                 squared, out = train_step(net, model, opt, batch, n_global, ctx.world_size, amp)

@@ -51,8 +51,8 @@ def _measure(args, preset, dataset, queue):
         model, forward = _reference_cgcnn(args.reference_cgcnn, device)
     else:
         model = model_from_preset(preset).to(device).train()
-        if args.compile and hasattr(model, "compile_layers"):
-            model.compile_layers()
+        from aecgcnn.train import compile_for_training
+        compile_for_training(model, device, args.compile)  # as a training run (GeoCGNN compiles by default)
         forward = model
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 

@@ -153,8 +153,8 @@ def test_the_graph_cutoff_reaches_graphs_model_and_checkpoint(tmp_path, monkeypa
 
 
 def test_edge_precision_is_recorded_and_followed_by_predict(tmp_path, monkeypatch):
-    """``train --edge-precision bf16`` records the choice in metrics.json and the checkpoint; ``predict`` uses it
-    unless ``--edge-precision`` says otherwise (bf16 predictions differ from fp32 ones, within bf16 rounding)."""
+    """``train --edge-precision bf16`` records the choice in metrics.json and the checkpoint; ``predict`` and
+    ``evaluate`` use it unless ``--edge-precision`` says otherwise (bf16 predictions differ from fp32 ones, within bf16 rounding)."""
     from aecgcnn.checkpoint import load_checkpoint, trained_edge_precision
     from aecgcnn.models import fused
     out = tmp_path / "run"
@@ -172,5 +172,7 @@ def test_edge_precision_is_recorded_and_followed_by_predict(tmp_path, monkeypatc
         assert main(["predict", str(out), str(folder), "--out", str(path), *flag]) == 0
         preds[len(flag)] = pd.read_csv(path).iloc[:, 2].to_numpy()
     assert seen == ["bf16", "fp32"]
+    assert main(["evaluate", str(out), "--dataset", str(folder), "--split", "all"]) == 0  # tested as it was trained
+    assert seen[2:] == ["bf16"]
     assert not (preds[0] == preds[2]).all()
     assert abs(preds[0] - preds[2]).max() < 0.05 * abs(preds[2]).max() + 1e-3

@@ -170,6 +170,43 @@ def test_geocgnn_pooling_is_extensive():
     torch.testing.assert_close(seen[1], 2 * seen[0], rtol=1e-4, atol=1e-5)
 
 
+def test_geocgnn_compiles_for_training_by_default_and_compiled_equals_eager(monkeypatch):
+    """Training compiles GeoCGNN's blocks on CPU unless the kernels are switched to eager (the test suite's
+    setting); the AE-CGCNN rungs only when asked. The compiled blocks give the eager outputs and gradients in
+    float64 (in float32 a training batch of a few crystals amplifies rounding through its batch norms)."""
+    from dataclasses import fields
+
+    import aecgcnn.models.geocgnn as geo
+    from aecgcnn.models import fused
+    from aecgcnn.train import compile_for_training
+    calls = []
+    for kernels, requested, preset in [("eager", False, "geocgnn"), ("compiled", False, "geocgnn"),
+                                       ("compiled", False, "ae-cgcnn"), ("eager", True, "ae-cgcnn")]:
+        monkeypatch.setattr(fused, "KERNELS", kernels)
+        model = small(preset)
+        monkeypatch.setattr(model, "compile_layers", lambda: calls.append(True))
+        before = len(calls)
+        compile_for_training(model, "cpu", requested)
+        assert (len(calls) > before) == (requested or (kernels == "compiled" and preset == "geocgnn"))
+    for name in ("one_hot_z", "geo_radial_basis", "plane_wave_basis"):  # the model's inputs in float64
+        monkeypatch.setattr(geo, name, lambda *a, f=getattr(geo, name), **k: f(*a, **k).double())
+    torch.manual_seed(0)
+    b = collate([(g, float(i), str(i)) for i, g in enumerate(graphs_of([triclinic(), rocksalt(), sparse_cubic()]))])
+    for f in fields(b):
+        if torch.is_tensor(getattr(b, f.name)) and getattr(b, f.name).is_floating_point():
+            setattr(b, f.name, getattr(b, f.name).double())
+    eager = model_from_preset("geocgnn", hidden=8, n_blocks=2).double().train()
+    compiled = copy.deepcopy(eager).compile_layers()
+    outs = {}
+    for tag, model in (("eager", eager), ("compiled", compiled)):
+        out = model(b)
+        (out * torch.arange(1.0, 4.0, dtype=out.dtype)).sum().backward()
+        outs[tag] = out.detach()
+    torch.testing.assert_close(outs["compiled"], outs["eager"], rtol=1e-8, atol=1e-10)
+    for (name, pe), pc in zip(eager.named_parameters(), compiled.parameters()):
+        torch.testing.assert_close(pc.grad, pe.grad, rtol=1e-6, atol=1e-9, msg=lambda m: f"{name}: {m}")
+
+
 def test_tiny_set_can_be_overfitted(preset):
     torch.manual_seed(0)
     structs = [triclinic(), rocksalt(), one_atom_fcc(), sparse_cubic()]
