@@ -368,6 +368,11 @@ def _reuse_decision(exp: Experiment) -> tuple[str, dict | None]:
     return "train", None
 
 
+def seed_experiment(exp: Experiment, seed: int) -> Experiment:
+    """``exp`` with ``seed``, in ``<out_dir>/seed<seed>`` (the run of that seed in :func:`run_seeds`)."""
+    return replace(exp, seed=seed, out_dir=str(Path(exp.out_dir) / f"seed{seed}") if exp.out_dir else None)
+
+
 def run_seeds(exp: Experiment, seeds: list[int], entries=None, processes: int | str = 1) -> dict:
     """The same experiment over several seeds (each with its own random split, as the paper's 5 splits):
     returns ``{"runs": [...], "test": {metric: (mean, std)}, "train": {...}}``. ``processes``: as
@@ -375,7 +380,6 @@ def run_seeds(exp: Experiment, seeds: list[int], entries=None, processes: int | 
     entries = entries if entries is not None else load_entries(exp.dataset, exp.data_dir)
     runs = []
     for s in seeds:
-        sub = Experiment(**{**asdict(exp), "seed": s,
-                            "out_dir": str(Path(exp.out_dir) / f"seed{s}") if exp.out_dir else None})
+        sub = seed_experiment(exp, s)
         runs.append(run_or_load(sub, entries, processes))
     return {"runs": runs, "test": aggregate([r["test"] for r in runs]), "train": aggregate([r["train"] for r in runs])}

@@ -62,6 +62,23 @@ def notebook_command(name: str, profile: str, **params) -> str:
     return " ".join([f"aecgcnn reproduce {name} --profile {profile}", *extra])
 
 
+def ladder_experiment(dataset: str, preset: str, settings: dict, runs_dir, split: str = "80-10-10", data_dir=None,
+                      device: str = "auto", protocol: str = DEFAULT_PROTOCOL, model_options: dict | None = None,
+                      lr: float | None = None, weight_decay: float | None = None, overrides: dict | None = None):
+    """The Experiment of one ladder rung with a profile's ``settings`` (:func:`profile_settings`), its runs in
+    ``runs_dir/<dataset>/<split>/<preset>/seed<k>`` (:func:`aecgcnn.experiment.run_seeds`): what Table I and
+    Figures 1-2 train and the quickstart reuses. ``model_options``: AE-CGCNN config changes of every rung;
+    ``overrides``: this rung's own."""
+    from aecgcnn.experiment import Experiment
+    return Experiment(dataset=dataset, preset=preset, split=split, epochs=settings["epochs"],
+                      train_size=settings["train_size"], val_size=settings["val_size"],
+                      test_size=settings["test_size"], batch_size=settings["batch_size"],
+                      device=device, compile=settings["compile"], edge_precision=settings["edge_precision"],
+                      data_dir=data_dir, out_dir=str(Path(runs_dir) / dataset / split / preset),
+                      overrides={**(model_options or {}), **(overrides or {})}, protocol=protocol,
+                      lr=lr, weight_decay=weight_decay)
+
+
 def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str = "80-10-10", data_dir=None,
                device: str = "auto", entries=None, protocol: str = DEFAULT_PROTOCOL, model_options: dict | None = None,
                lr: float | None = None, weight_decay: float | None = None, **overrides) -> dict:
@@ -70,17 +87,12 @@ def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str 
     changes for every rung) / ``lr`` / ``weight_decay``: the run configuration of a notebook's parameters cell
     (None: the protocol's); ``overrides``: per-preset config changes. Returns ``{preset: run_seeds result}``."""
     from aecgcnn.data.datasets import load_entries
-    from aecgcnn.experiment import Experiment, run_seeds
+    from aecgcnn.experiment import run_seeds
     from aecgcnn.models import LADDER
     entries = entries if entries is not None else load_entries(dataset, data_dir)
     results = {}
     for preset in presets or settings.get("presets") or LADDER:
-        exp = Experiment(dataset=dataset, preset=preset, split=split, epochs=settings["epochs"],
-                         train_size=settings["train_size"], val_size=settings["val_size"],
-                         test_size=settings["test_size"], batch_size=settings["batch_size"],
-                         device=device, compile=settings["compile"], edge_precision=settings["edge_precision"],
-                         data_dir=data_dir, out_dir=str(Path(runs_dir) / dataset / split / preset),
-                         overrides={**(model_options or {}), **overrides.get(preset, {})}, protocol=protocol,
-                         lr=lr, weight_decay=weight_decay)
+        exp = ladder_experiment(dataset, preset, settings, runs_dir, split, data_dir, device, protocol, model_options,
+                                lr, weight_decay, overrides.get(preset))
         results[preset] = run_seeds(exp, settings["seeds"], entries, settings.get("processes", 1))
     return results
