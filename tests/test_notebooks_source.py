@@ -26,6 +26,25 @@ def test_notebook_is_clean_editable_source(path):
         assert 'matplotlib.use("Agg")' not in "".join(c["source"])
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter_and_every_cell_has_an_id(path, caplog):
+    """`papermill --help-notebook` and nbformat must read the notebook without warnings: a parameter line
+    papermill cannot parse (e.g. a second '=' in its comment) is left out of its help, a cell without an id will
+    become an error in nbformat."""
+    import logging
+
+    import nbformat
+    from papermill.translators import PythonTranslator
+    nb = json.loads(path.read_text())
+    assert all(c.get("id") for c in nb["cells"]), "every cell needs an id"
+    cell = next(c for c in nbformat.reads(path.read_text(), 4).cells if "parameters" in c.metadata.get("tags", []))
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        params = PythonTranslator.inspect(cell)
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    names = [p.name for p in params]
+    assert set(RUN_CONFIG) <= set(names) and len(names) == len(cell.source.strip().splitlines())
+
+
 def test_every_notebook_has_a_reproduce_name():
     from aecgcnn.cli import NOTEBOOKS as NAMES
     assert sorted(NAMES.values()) == [p.stem for p in NOTEBOOKS]
