@@ -150,7 +150,10 @@ def split_labelled(entries) -> tuple[list, list]:
 
 
 def prepare_split(exp: Experiment, entries) -> dict:
-    """The (saved) split of the experiment, with the requested nested subset sizes applied."""
+    """The (saved) split of the experiment, with the requested nested subset sizes applied. The split is drawn
+    over the entries with a label only (:func:`split_labelled`), whoever calls: training, ``evaluate``, the
+    ensembles' test and ``explain`` must see the same test crystals (a split over all entries shifts every id)."""
+    entries, _ = split_labelled(entries)
     split_seed = exp.seed if exp.split_seed is None else exp.split_seed
     if Path(exp.split).suffix == ".json":
         split = load_split(exp.split)
@@ -195,7 +198,7 @@ def evaluation_set(meta: dict, part: str = "test", dataset: str | None = None, s
                         "out_dir": None, "save_split_file": False, **({"split": split_file} if split_file else {}),
                         **({} if same else {"split": split_file or "80-10-10"})})
     entries = entries if entries is not None else load_entries(dataset, data_dir)
-    ids = [e.id for e in entries] if part == "all" else prepare_split(exp, entries)[part]
+    ids = [e.id for e in split_labelled(entries)[0]] if part == "all" else prepare_split(exp, entries)[part]
     sets, _ = load_datasets(exp, {"train": [], "val": [], "test": ids}, entries)
     return dataset, sets["test"]
 

@@ -15,6 +15,7 @@ import torch
 from pymatgen.core import Element
 
 from aecgcnn.data.batch import collate
+from aecgcnn import InputError
 from aecgcnn.features import metal_mask
 from aecgcnn.graph import CrystalGraph
 
@@ -127,6 +128,13 @@ def explain_test_set(run_dir, entries, n: int | None = None):
     exp = Experiment(**{**meta["extra"]["experiment"], "out_dir": None, "save_split_file": False})
     sets, _ = load_datasets(exp, prepare_split(exp, entries), entries)
     test = sets["test"]
+    recorded = Path(run_dir) / "test_predictions.csv"
+    if recorded.exists():  # the run's own test crystals, or a clear error (e.g. the dataset changed since)
+        ids = pd.read_csv(recorded, usecols=["id"], dtype=str)["id"]
+        if sorted(ids) != sorted(map(str, test.ids)):
+            raise InputError(f"{recorded}: the test split rebuilt from the checkpoint ({len(test)} crystals) is not "
+                             f"the run's ({len(ids)}; {len(set(ids) - set(map(str, test.ids)))} differ): the "
+                             "dataset changed since the run was trained")
     n = len(test) if n is None else min(n, len(test))
     atoms, extra = explain_graphs(model, test.graphs[:n], test.ids[:n])
     return atoms, extra, dict(zip(test.ids[:n], test.graphs[:n]))

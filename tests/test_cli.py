@@ -2,21 +2,24 @@
 import json
 
 import pandas as pd
+import pytest
 from conftest import one_atom_fcc, rocksalt, triclinic
 from pymatgen.io.cif import CifWriter
 
+from aecgcnn import InputError
 from aecgcnn.cli import main
 
 
-def make_folder(tmp_path):
+def make_folder(tmp_path, n: int = 24, unlabelled=()):
+    """n small crystals c0..c{n-1} with label 0.1 k (NaN for the indices in ``unlabelled``)."""
     folder = tmp_path / "mine"
     folder.mkdir()
     lines = []
-    for k in range(24):
+    for k in range(n):
         s = [triclinic, rocksalt, one_atom_fcc][k % 3]()
         s.scale_lattice(s.volume * (1 + 0.02 * k))
         (folder / f"c{k}.cif").write_text(str(CifWriter(s)))
-        lines.append(f"c{k},{0.1 * k}")
+        lines.append(f"c{k},{'nan' if k in unlabelled else 0.1 * k}")
     (folder / "id_prop.csv").write_text("\n".join(lines) + "\n")
     return folder
 
@@ -56,6 +59,33 @@ def test_train_predict_evaluate(tmp_path, capsys, monkeypatch):
     assert (ex / "structures" / "good.xyz").exists() and (ex / "figures" / "fig3_good.png").exists()
     assert abs(pd.read_csv(ex / "atoms.csv")["importance"].sum() - 1) < 1e-5
     assert (ex / "importance_by_motif.csv").exists()
+
+
+def test_evaluate_and_explain_rebuild_the_runs_own_test_split_when_some_entries_are_unlabelled(tmp_path, capsys,
+                                                                                                monkeypatch):
+    """Training leaves unlabelled entries out before drawing the split; ``evaluate`` and ``explain_test_set``
+    rebuild the split from the checkpoint and must draw it over the same entries (they once drew it over all of
+    them, which shifted every id: another test part, partly made of training crystals)."""
+    from aecgcnn.data.datasets import load_entries
+    from aecgcnn.explain import explain_test_set
+    monkeypatch.setenv("AECGCNN_CACHE", str(tmp_path / "cache"))
+    folder = make_folder(tmp_path, n=40, unlabelled={0, 3, 7, 12, 20})
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(folder), "--preset", "cgcnn", "--epochs", "1", "--batch-size", "8",
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["unlabelled_entries"] == 5
+    run_ids = sorted(pd.read_csv(out / "test_predictions.csv", dtype={"id": str})["id"])
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "checkpoint.pt"), "--split", "test"]) == 0
+    report = capsys.readouterr().out
+    report = json.loads(report[report.index("{\n"):])
+    assert report["n"] == len(run_ids) and abs(report["mae"] - metrics["test"]["mae"]) < 1e-5
+    _, _, graphs = explain_test_set(out, load_entries(str(folder)))
+    assert sorted(graphs) == run_ids
+    (out / "test_predictions.csv").write_text("id,target,prediction\nc1,0.1,0.2\n")  # not this split: refused
+    with pytest.raises(InputError, match="dataset changed since the run"):
+        explain_test_set(out, load_entries(str(folder)))
 
 
 def test_bad_dataset_is_a_clear_error(capsys):

@@ -167,6 +167,8 @@ def test_experiment_splits_only_labelled_entries():
     assert len(good) == 75 and len(missing) == 25
     split = prepare_split(Experiment(dataset="toy", save_split_file=False), good)
     assert sum(len(split[k]) for k in ("train", "val", "test")) == 75
+    # whoever calls (training filters first, evaluate / explain / ensembles pass every entry): the same split
+    assert prepare_split(Experiment(dataset="toy", save_split_file=False), entries) == split
 
 
 def test_download_verifies_present_files_and_explains_missing(tmp_path, data_dir):
