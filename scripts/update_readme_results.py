@@ -83,13 +83,30 @@ def current_settings(table: str) -> dict | None:
     return json.loads(json.dumps(profile_settings(family, "cpu")))  # as stamped (tuples -> lists)
 
 
+def profile_status(stamped: dict | None, table: str) -> str:
+    """``current`` (the cpu profile's settings), ``partial`` (the same settings with the first of the profile's
+    seeds only: a notebook run with ``-p seeds`` while the other seeds train) or ``earlier`` (anything else; older
+    tables carry no settings stamp at all)."""
+    current = current_settings(table)
+    if stamped == current:
+        return "current"
+    if (stamped and {**stamped, "seeds": current["seeds"]} == current
+            and stamped["seeds"] == current["seeds"][:len(stamped["seeds"])]):
+        return "partial"
+    return "earlier"
+
+
 def earlier_profile_note(table: str) -> str | None:
-    """A note for a figures/cpu table made with settings other than the current cpu profile's (older tables carry no
-    settings stamp at all); None when it is current."""
+    """A note for a figures/cpu table made with settings other than the current cpu profile's; None when it is
+    current."""
     prov = ROOT / table.replace(".md", ".provenance.json")
     stamped = json.loads(prov.read_text()).get("settings") if prov.exists() else None
-    if stamped == current_settings(table):
+    status = profile_status(stamped, table)
+    if status == "current":
         return None
+    if status == "partial":
+        return (f"*Partial: seeds {stamped['seeds']} of the current `cpu` profile's {current_settings(table)['seeds']} "
+                "(the other seeds are still training); completed when their runs finish (issue 15).*")
     return ("*Made with an earlier `cpu` profile (its scale is in the caption; the current profile is in \"Notebooks\" "
             "above): to be replaced when the current profile's runs finish (issue 15), not mixed with them.*")
 
@@ -105,7 +122,9 @@ def verdicts_section() -> str:
             pending.append(VERDICT_FILES[name])
             continue
         saved = json.loads(path.read_text())
-        flag = " (earlier profile)" if saved["provenance"].get("settings") != current_settings(name) else ""
+        stamped = saved["provenance"].get("settings")
+        flag = {"current": "", "earlier": " (earlier profile)",
+                "partial": f" (partial: seeds {(stamped or {}).get('seeds')})"}[profile_status(stamped, name)]
         rows += [{**v, "status": v["status"] + flag} for v in saved["verdicts"]]
     head = ("### Verdicts on the paper's claims at our scale (cpu profile)\n\n"
             "Written by the notebooks that own the numbers (`aecgcnn/verdicts.py`): a claim is *supported* or *not "

@@ -46,3 +46,15 @@ def test_readme_benchmark_tables_are_the_saved_outputs():
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
     assert "<!-- BENCH:train_throughput_cpu.txt -->" in (ROOT / "README.md").read_text()
+
+
+def test_readme_marks_partial_and_earlier_profile_results():
+    """A cpu-profile table is current (the profile's settings), partial (the first of its seeds only) or earlier
+    (any other settings, or none stamped): the README must not present a partial or old table as the profile's."""
+    import update_readme_results as up
+    current = up.current_settings("figures/cpu/attention_by_metal.md")
+    assert up.profile_status(current, "attention") == "current"
+    assert up.profile_status({**current, "seeds": current["seeds"][:1]}, "attention") == "partial"
+    assert up.profile_status({**current, "seeds": current["seeds"][1:2]}, "attention") == "earlier"  # not a prefix
+    assert up.profile_status({**current, "epochs": 10, "seeds": current["seeds"][:1]}, "attention") == "earlier"
+    assert up.profile_status(None, "attention") == "earlier"
