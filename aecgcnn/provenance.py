@@ -46,13 +46,31 @@ def device_name(device: str | torch.device = "cpu") -> str:
     return f"cpu:{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
 
 
+def command_line(argv: list[str] | None = None) -> str:
+    """The command that is running, as a shell line one can paste: the ``aecgcnn`` entry point by its name (not
+    its install path), ``python -m aecgcnn`` for the module, ``python`` before a script, arguments quoted, and the data root it read
+    (``AECGCNN_DATA=...``) in front when one is set."""
+    import os
+    import shlex
+    argv = list(sys.argv if argv is None else argv)
+    head = Path(argv[0]) if argv else Path("")
+    if head.name == "aecgcnn":
+        argv[0] = "aecgcnn"
+    elif head.name == "__main__.py" and head.parent.name == "aecgcnn":
+        argv[:1] = ["python", "-m", "aecgcnn"]
+    elif head.suffix == ".py":  # a script: benchmarks/..., scripts/...
+        argv[:0] = ["python"]
+    data = os.environ.get("AECGCNN_DATA")
+    return (f"AECGCNN_DATA={shlex.quote(data)} " if data else "") + shlex.join(argv)
+
+
 def stamp(device="cpu", **extra) -> dict:
     """A provenance record: command line, commit, package and torch versions, device, processes (ranks of a
     torchrun job and their backend), allocator, kernels, UTC time."""
     from aecgcnn.distributed import context
     ctx = context()
     return {"processes": ctx.world_size, **({"backend": ctx.backend} if ctx.active else {}),
-            "command": " ".join(sys.argv), "commit": git_commit(), "package_version": __version__,
+            "command": command_line(), "commit": git_commit(), "package_version": __version__,
             "torch": torch.__version__, "device": device_name(device), "allocator": allocator_state(),
             "kernels": kernel_state(),
             "utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
