@@ -98,7 +98,7 @@ def test_learning_curve_subsets_are_nested_with_fixed_eval_sets():
     from types import SimpleNamespace
 
     from aecgcnn.experiment import Experiment, prepare_split
-    entries = [SimpleNamespace(id=f"m{i}") for i in range(2000)]
+    entries = [SimpleNamespace(id=f"m{i}", target=float(i)) for i in range(2000)]
     splits = {n: prepare_split(Experiment(dataset="toy", train_size=n, save_split_file=False), entries)
               for n in (100, 300, 1000)}
     assert set(splits[100]["train"]) < set(splits[300]["train"]) < set(splits[1000]["train"])
