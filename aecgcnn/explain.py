@@ -14,8 +14,8 @@ import pandas as pd
 import torch
 from pymatgen.core import Element
 
-from aecgcnn.data.batch import collate
 from aecgcnn import InputError
+from aecgcnn.data.batch import collate
 from aecgcnn.features import metal_mask
 from aecgcnn.graph import CrystalGraph
 
