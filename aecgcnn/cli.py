@@ -88,7 +88,8 @@ def _add_model_and_cifs(q, out: str) -> None:
 
 def _add_edge_precision(q, default: str = "as the model was trained") -> None:
     """``--edge-precision`` (:data:`aecgcnn.models.fused.EDGE_PRECISIONS`; None when not given)."""
-    q.add_argument("--edge-precision", choices=["bf16", "fp32"], default=None,
+    from aecgcnn.models.fused import EDGE_PRECISIONS
+    q.add_argument("--edge-precision", choices=sorted(EDGE_PRECISIONS), default=None,
                    help=f"per-edge GEMMs of the attention layers on CPU (default: {default}; README, Performance)")
 
 

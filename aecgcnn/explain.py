@@ -130,11 +130,11 @@ def explain_test_set(run_dir, entries, n: int | None = None):
     test = sets["test"]
     recorded = Path(run_dir) / "test_predictions.csv"
     if recorded.exists():  # the run's own test crystals, or a clear error (e.g. the dataset changed since)
-        ids = pd.read_csv(recorded, usecols=["id"], dtype=str)["id"]
-        if sorted(ids) != sorted(map(str, test.ids)):
-            raise InputError(f"{recorded}: the test split rebuilt from the checkpoint ({len(test)} crystals) is not "
-                             f"the run's ({len(ids)}; {len(set(ids) - set(map(str, test.ids)))} differ): the "
-                             "dataset changed since the run was trained")
+        ids, rebuilt = sorted(pd.read_csv(recorded, usecols=["id"], dtype=str)["id"]), sorted(map(str, test.ids))
+        if ids != rebuilt:
+            raise InputError(f"{recorded}: the test split rebuilt from the checkpoint ({len(rebuilt)} crystals) is "
+                             f"not the run's ({len(ids)}; {len(set(ids) - set(rebuilt))} differ): the dataset "
+                             "changed since the run was trained")
     n = len(test) if n is None else min(n, len(test))
     atoms, extra = explain_graphs(model, test.graphs[:n], test.ids[:n])
     return atoms, extra, dict(zip(test.ids[:n], test.graphs[:n]))

@@ -48,8 +48,8 @@ def device_name(device: str | torch.device = "cpu") -> str:
 
 def command_line(argv: list[str] | None = None) -> str:
     """The command that is running, as a shell line one can paste: the ``aecgcnn`` entry point by its name (not
-    its install path), ``python -m aecgcnn`` for the module, ``python`` before a script, arguments quoted, and the data root it read
-    (``AECGCNN_DATA=...``) in front when one is set."""
+    its install path), ``python -m aecgcnn`` for the module, ``python`` before a script, arguments quoted, and the
+    data root it read (``AECGCNN_DATA=...``) in front when one is set."""
     import os
     import shlex
     argv = list(sys.argv if argv is None else argv)

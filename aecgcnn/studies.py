@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION
+from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION, LEGACY_EDGE_PRECISION
 from aecgcnn.protocols import DEFAULT_PROTOCOL
 
 # Experiment scale per experiment family and profile. quick: CI (a couple of minutes on 2 CPU cores);
@@ -24,7 +24,7 @@ PROFILES = {
         # ladder (the full split x 30 epochs x 3 seeds would take days of this machine; cost per run in the README)
         # fp32: these runs were started before bf16 became the default, and one table must not mix precisions
         "cpu": {"train_size": 2000, "val_size": 500, "test_size": None, "epochs": 30, "seeds": [0, 1, 2],
-                "compile": False, "presets": ["cgcnn", "ae-cgcnn"], "edge_precision": "fp32"},
+                "compile": False, "presets": ["cgcnn", "ae-cgcnn"], "edge_precision": LEGACY_EDGE_PRECISION},
         "paper": {"train_size": None, "val_size": None, "test_size": None, "epochs": 50, "seeds": [0, 1, 2, 3, 4],
                   "compile": True, "processes": "auto"},
     },
