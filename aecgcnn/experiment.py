@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -280,7 +281,10 @@ def _test_and_write(exp: Experiment, model, sets, split, built, unlabelled, resu
             w = csv.writer(fh)
             w.writerow(["id", "target", "prediction"])
             w.writerows(zip(sets["test"].ids, t_test.tolist(), p_test.tolist()))
-        (out / "metrics.json").write_text(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
+        # last and never half-written: its presence marks a finished run (run_or_load, run_seeds(finished_only))
+        tmp = out / "metrics.json.tmp"
+        tmp.write_text(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
+        os.replace(tmp, out / "metrics.json")
     return metrics
 
 
@@ -348,19 +352,24 @@ def read_run(out: Path) -> dict:
     return metrics
 
 
-def _reuse_decision(exp: Experiment) -> tuple[str, dict | None]:
+def _reuse_decision(exp: Experiment, quiet: bool = False) -> tuple[str, dict | None]:
     """``("reuse", metrics with history)`` for a finished identical run in ``exp.out_dir``, ``("resume", None)``
-    for an interrupted one, else ``("train", None)``."""
+    for an interrupted one, else ``("train", None)``. ``quiet``: only look (no waiting for a run another process
+    is training, no messages)."""
     if not exp.out_dir:
         return "train", None
     out = Path(exp.out_dir)
-    wait_for_run_dir(out)
+    if not quiet:
+        wait_for_run_dir(out)
     if (out / "metrics.json").exists() and (out / "history.csv").exists():
         metrics = read_run(out)
         same_data = metrics.get("data_root", _data_root(exp)) == _data_root(exp)  # older runs: not recorded
         if same_data and same_experiment(metrics.get("experiment", {}), exp):
-            print(f"[aecgcnn] reusing finished run {out}")
+            if not quiet:
+                print(f"[aecgcnn] reusing finished run {out}")
             return "reuse", metrics
+    if quiet:
+        return "train", None
     state = out / "train_state.pt"
     if state.exists():
         import torch
@@ -376,13 +385,24 @@ def seed_experiment(exp: Experiment, seed: int) -> Experiment:
     return replace(exp, seed=seed, out_dir=str(Path(exp.out_dir) / f"seed{seed}") if exp.out_dir else None)
 
 
-def run_seeds(exp: Experiment, seeds: list[int], entries=None, processes: int | str = 1) -> dict:
+def run_seeds(exp: Experiment, seeds: list[int], entries=None, processes: int | str = 1,
+              finished_only: bool = False) -> dict:
     """The same experiment over several seeds (each with its own random split, as the paper's 5 splits):
-    returns ``{"runs": [...], "test": {metric: (mean, std)}, "train": {...}}``. ``processes``: as
-    :func:`run_or_load`."""
-    entries = entries if entries is not None else load_entries(exp.dataset, exp.data_dir)
-    runs = []
+    returns ``{"runs": [...], "seeds": [...], "test": {metric: (mean, std)}, "train": {...}}``. ``processes``: as
+    :func:`run_or_load`. ``finished_only``: train nothing, collect the seeds whose runs have finished (a look at a
+    long study while it runs; ``runs`` may then be empty, and ``test`` / ``train`` are ``{}``)."""
+    if not finished_only:
+        entries = entries if entries is not None else load_entries(exp.dataset, exp.data_dir)
+    runs, done = [], []
     for s in seeds:
         sub = seed_experiment(exp, s)
-        runs.append(run_or_load(sub, entries, processes))
-    return {"runs": runs, "test": aggregate([r["test"] for r in runs]), "train": aggregate([r["train"] for r in runs])}
+        if finished_only:
+            decision, metrics = _reuse_decision(sub, quiet=True)
+            if decision != "reuse":
+                continue
+        else:
+            metrics = run_or_load(sub, entries, processes)
+        runs.append(metrics)
+        done.append(s)
+    return {"runs": runs, "seeds": done, "test": aggregate([r["test"] for r in runs]),
+            "train": aggregate([r["train"] for r in runs])}

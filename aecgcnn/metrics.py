@@ -29,9 +29,13 @@ def regression_metrics(y_true, y_pred) -> dict:
 
 
 def aggregate(runs: list[dict]) -> dict:
-    """Mean and standard deviation of each numeric metric over runs: {key: (mean, std)}."""
+    """Mean and sample standard deviation (ddof 1, as the verdicts weigh them; 0 for one run) of each numeric
+    metric over runs: {key: (mean, std)}; {} for no runs."""
+    if not runs:
+        return {}
     keys = [k for k, v in runs[0].items() if isinstance(v, (int, float))]
-    return {k: (float(np.mean([r[k] for r in runs])), float(np.std([r[k] for r in runs]))) for k in keys}
+    ddof = 1 if len(runs) > 1 else 0
+    return {k: (float(np.mean([r[k] for r in runs])), float(np.std([r[k] for r in runs], ddof=ddof))) for k in keys}
 
 
 def calibration(y_true, mean, std) -> dict:

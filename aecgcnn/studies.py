@@ -47,18 +47,23 @@ DEFAULTS = {"batch_size": 64, "processes": 1, "presets": None, "one_seed_sizes":
 
 def profile_settings(family: str, profile: str, **overrides) -> dict:
     """Settings of ``PROFILES[family][profile]`` (plus :data:`DEFAULTS`) with notebook overrides applied
-    (None values ignored)."""
+    (None values ignored). ``finished_only=True`` (a notebook's look at a long study while it runs: tabulate the
+    runs that have finished, train none) is kept in the settings its tables stamp; False is left out, so a complete
+    table's settings equal the profile's."""
     if family not in PROFILES or profile not in PROFILES[family]:
         raise ValueError(f"unknown profile {family}/{profile}: profiles are quick, cpu, paper")
-    return {**DEFAULTS, **PROFILES[family][profile], **{k: v for k, v in overrides.items() if v is not None}}
+    settings = {**DEFAULTS, **PROFILES[family][profile], **{k: v for k, v in overrides.items() if v is not None}}
+    if not settings.get("finished_only"):
+        settings.pop("finished_only", None)
+    return settings
 
 
 def notebook_command(name: str, profile: str, **params) -> str:
     """The command that reproduces a notebook run, with every parameter that differs from the notebook's
-    default (None, {} or the paper protocol) as ``-p KEY VALUE``: stamped into its tables."""
+    default (None, False, {} or the paper protocol) as ``-p KEY VALUE``: stamped into its tables."""
     import shlex
     extra = [f"-p {k} {shlex.quote(v if isinstance(v, str) else json.dumps(v))}" for k, v in params.items()
-             if v not in (None, {}, DEFAULT_PROTOCOL)]
+             if v is not None and v is not False and v not in ({}, DEFAULT_PROTOCOL)]
     return " ".join([f"aecgcnn reproduce {name} --profile {profile}", *extra])
 
 
@@ -79,13 +84,30 @@ def ladder_experiment(dataset: str, preset: str, settings: dict, runs_dir, split
                       lr=lr, weight_decay=weight_decay)
 
 
+def curve_experiment(dataset: str, preset: str, train_size: int, settings: dict, runs_dir, data_dir=None,
+                     device: str = "auto", protocol: str = DEFAULT_PROTOCOL, overrides: dict | None = None,
+                     lr: float | None = None, weight_decay: float | None = None):
+    """The Experiment of one Table III learning-curve point: ``train_size`` crystals of the dataset's training file,
+    validation / test subsets of the profile's sizes from its validation / test files (``settings``:
+    :func:`profile_settings` of ``mp_curve``); each subset is drawn by the run's seed, so for one seed the training
+    subsets are nested and the validation / test subsets are the same at every size. Runs go to
+    ``runs_dir/<dataset>/learning-curve/<preset>/n<size>/seed<k>``; ``overrides``: the model's config changes."""
+    from aecgcnn.experiment import Experiment
+    return Experiment(dataset=dataset, preset=preset, overrides=overrides or {}, split="file", train_size=train_size,
+                      val_size=settings["val_size"], test_size=settings["test_size"], epochs=settings["epochs"],
+                      batch_size=settings["batch_size"], device=device, compile=settings["compile"], data_dir=data_dir,
+                      edge_precision=settings["edge_precision"], protocol=protocol, lr=lr, weight_decay=weight_decay,
+                      out_dir=str(Path(runs_dir) / dataset / "learning-curve" / preset / f"n{train_size}"))
+
+
 def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str = "80-10-10", data_dir=None,
                device: str = "auto", entries=None, protocol: str = DEFAULT_PROTOCOL, model_options: dict | None = None,
                lr: float | None = None, weight_decay: float | None = None, **overrides) -> dict:
     """Train every ladder preset (or ``presets``, else the profile's ``presets``) on one dataset with a profile's
-    settings; finished runs are reused. ``settings``: from :func:`profile_settings`; ``protocol`` / ``model_options`` (AE-CGCNN config
-    changes for every rung) / ``lr`` / ``weight_decay``: the run configuration of a notebook's parameters cell
-    (None: the protocol's); ``overrides``: per-preset config changes. Returns ``{preset: run_seeds result}``."""
+    settings; finished runs are reused (with ``settings["finished_only"]`` only they are collected and nothing
+    trains). ``settings``: from :func:`profile_settings`; ``protocol`` / ``model_options`` (AE-CGCNN config changes
+    for every rung) / ``lr`` / ``weight_decay``: the run configuration of a notebook's parameters cell (None: the
+    protocol's); ``overrides``: per-preset config changes. Returns ``{preset: run_seeds result}``."""
     from aecgcnn.data.datasets import load_entries
     from aecgcnn.experiment import run_seeds
     from aecgcnn.models import LADDER
@@ -94,5 +116,6 @@ def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str 
     for preset in presets or settings.get("presets") or LADDER:
         exp = ladder_experiment(dataset, preset, settings, runs_dir, split, data_dir, device, protocol, model_options,
                                 lr, weight_decay, overrides.get(preset))
-        results[preset] = run_seeds(exp, settings["seeds"], entries, settings.get("processes", 1))
+        results[preset] = run_seeds(exp, settings["seeds"], entries, settings.get("processes", 1),
+                                    settings.get("finished_only", False))
     return results

@@ -36,8 +36,9 @@ SECTIONS = [
      ["figures/cpu/table2_splits.png"]),
     ("figures/cpu/table3_geocgnn.md",
      "### Table III: GeoCGNN versus AE-CGCNN learning curve on MP formation energy (cpu profile)\n\n"
-     "`aecgcnn reproduce table3 --profile cpu`: nested MEGNet-train subsets, one fixed MEGNet-val subset for "
-     "model selection and one fixed MEGNet-test subset.",
+     "`aecgcnn reproduce table3 --profile cpu`: MEGNet-train subsets, a MEGNet-val subset for model selection "
+     "and a MEGNet-test subset, each drawn by the run's seed (for one seed the training subsets are nested and the "
+     "validation and test crystals are the same at every size).",
      ["figures/cpu/table3_learning_curve.png"]),
     ("figures/cpu/attention_by_metal.md",
      "### Figure 3 and what AE-CGCNN attends to on CoRE-2019 (cpu profile)\n\n"
@@ -88,15 +89,21 @@ def current_settings(table: str) -> dict | None:
 
 def profile_status(stamped: dict | None, table: str) -> str:
     """``current`` (the cpu profile's settings), ``partial`` (the same settings with the first of the profile's
-    seeds only: a notebook run with ``-p seeds`` while the other seeds train) or ``earlier`` (anything else; older
-    tables carry no settings stamp at all)."""
+    seeds only, a notebook run with ``-p seeds`` while the other seeds train; or the profile's runs finished so far,
+    ``-p finished_only true``) or ``earlier`` (anything else; older tables carry no settings stamp at all)."""
     current = current_settings(table)
     if stamped == current:
         return "current"
-    if (stamped and {**stamped, "seeds": current["seeds"]} == current
-            and stamped["seeds"] == current["seeds"][:len(stamped["seeds"])]):
+    base = {k: v for k, v in (stamped or {}).items() if k != "finished_only"}
+    if (base and {**base, "seeds": current["seeds"]} == current
+            and base["seeds"] == current["seeds"][:len(base["seeds"])]):
         return "partial"
     return "earlier"
+
+
+def partial_what(stamped: dict) -> str:
+    """What a partial table holds: the runs finished so far, or the first seeds."""
+    return "the runs finished so far" if stamped.get("finished_only") else f"seeds {stamped['seeds']}"
 
 
 def earlier_profile_note(table: str) -> str | None:
@@ -107,6 +114,9 @@ def earlier_profile_note(table: str) -> str | None:
     status = profile_status(stamped, table)
     if status == "current":
         return None
+    if status == "partial" and stamped.get("finished_only"):
+        return ("*Partial: the current `cpu` profile's runs finished so far (`-p finished_only true`; the seeds "
+                "column counts them), the others still training; completed when they finish (issue 15).*")
     if status == "partial":
         return (f"*Partial: seeds {stamped['seeds']} of the current `cpu` profile's {current_settings(table)['seeds']} "
                 "(the other seeds are still training); completed when their runs finish (issue 15).*")
@@ -121,13 +131,13 @@ def verdicts_section() -> str:
     rows, pending = [], []
     for name in VERDICT_FILES:
         path = ROOT / "figures/cpu" / f"{name}.json"
-        if not path.exists():
+        saved = json.loads(path.read_text()) if path.exists() else {"verdicts": []}
+        if not saved["verdicts"]:  # not run, or no claim decidable from the runs finished so far
             pending.append(VERDICT_FILES[name])
             continue
-        saved = json.loads(path.read_text())
         stamped = saved["provenance"].get("settings")
         flag = {"current": "", "earlier": " (earlier profile)",
-                "partial": f" (partial: seeds {(stamped or {}).get('seeds')})"}[profile_status(stamped, name)]
+                "partial": f" (partial: {partial_what(stamped or {})})"}[profile_status(stamped, name)]
         rows += [{**v, "status": v["status"] + flag} for v in saved["verdicts"]]
     head = ("### Verdicts on the paper's claims at our scale (cpu profile)\n\n"
             "Written by the notebooks that own the numbers (`aecgcnn/verdicts.py`): a claim is *supported* or *not "

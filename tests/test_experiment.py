@@ -104,3 +104,28 @@ def test_a_run_configuration_round_trips_and_unknown_keys_are_refused(tmp_path):
     assert _experiment_from_args(args) == Experiment(**{**asdict(exp), "resume": True})
     with pytest.raises(InputError, match="needs --dataset"):
         _experiment_from_args(build_parser().parse_args(["train"]))
+
+
+def test_run_seeds_finished_only_collects_finished_runs_and_trains_none(tmp_path, monkeypatch):
+    """``finished_only``: the seeds whose runs finished are collected, interrupted or absent ones are skipped, and
+    nothing trains; the spread is the sample standard deviation (ddof 1)."""
+    import json
+    from dataclasses import asdict
+
+    from aecgcnn import experiment
+    from aecgcnn.experiment import Experiment, run_seeds, seed_experiment
+    exp = Experiment(dataset="toy", preset="cgcnn", out_dir=str(tmp_path))
+    for seed, mae in ((0, 0.5), (2, 0.7)):
+        sub = seed_experiment(exp, seed)
+        out = tmp_path / f"seed{seed}"
+        out.mkdir()
+        (out / "history.csv").write_text("epoch,val_mae\n1,0.5\n")
+        (out / "metrics.json").write_text(json.dumps({"experiment": asdict(sub), "data_root": "user",
+                                                       "test": {"mae": mae}, "train": {"mae": 0.1}}))
+    (tmp_path / "seed1").mkdir()
+    (tmp_path / "seed1" / "history.csv").write_text("epoch,val_mae\n1,0.5\n")  # interrupted: no metrics.json
+    monkeypatch.setattr(experiment, "run_experiment", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    r = run_seeds(exp, [0, 1, 2], finished_only=True)
+    assert r["seeds"] == [0, 2] and [m["test"]["mae"] for m in r["runs"]] == [0.5, 0.7]
+    assert r["test"]["mae"][0] == 0.6 and abs(r["test"]["mae"][1] - (0.02 / 1) ** 0.5) < 1e-12  # ddof 1
+    assert run_seeds(exp, [5], finished_only=True) == {"runs": [], "seeds": [], "test": {}, "train": {}}

@@ -58,3 +58,8 @@ def test_readme_marks_partial_and_earlier_profile_results():
     assert up.profile_status({**current, "seeds": current["seeds"][1:2]}, "attention") == "earlier"  # not a prefix
     assert up.profile_status({**current, "epochs": 10, "seeds": current["seeds"][:1]}, "attention") == "earlier"
     assert up.profile_status(None, "attention") == "earlier"
+    # a finished-only look at the profile's runs (-p finished_only true), with or without fewer seeds
+    assert up.profile_status({**current, "finished_only": True}, "attention") == "partial"
+    assert up.profile_status({**current, "finished_only": True, "seeds": current["seeds"][:1]}, "attention") == "partial"
+    assert up.profile_status({**current, "finished_only": True, "epochs": 10}, "attention") == "earlier"
+    assert "finished so far" in up.partial_what({**current, "finished_only": True})

@@ -16,6 +16,17 @@ def test_overrides_apply_and_none_is_ignored():
         profile_settings("mof", "huge")
 
 
+def test_finished_only_is_stamped_only_when_asked_and_commands_keep_zero():
+    """A finished-only look is recorded in the settings its tables stamp (the README then marks them partial); a
+    complete run's settings equal the profile's. The reproduce command drops False but keeps 0 (weight decay 0)."""
+    from aecgcnn.studies import notebook_command
+    assert profile_settings("mp_curve", "cpu", finished_only=True)["finished_only"] is True
+    assert "finished_only" not in profile_settings("mp_curve", "cpu", finished_only=False)
+    assert notebook_command("table3", "cpu", finished_only=False, weight_decay=0, lr=None) == \
+        "aecgcnn reproduce table3 --profile cpu -p weight_decay 0"
+    assert notebook_command("table3", "cpu", finished_only=True).endswith("-p finished_only true")
+
+
 @pytest.mark.parametrize("profile", ["quick", "cpu"])
 def test_readme_states_the_profile_scales(profile):
     s, mp = profile_settings("mof", profile), profile_settings("mp_curve", profile)
