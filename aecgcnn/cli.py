@@ -283,6 +283,22 @@ def cmd_models(args):
         print(describe(card) + "\n")
 
 
+def cmd_status(args):
+    from aecgcnn.status import find_runs, run_status, status_table
+    try:
+        runs = find_runs(args.paths)
+    except FileNotFoundError as exc:
+        raise InputError(str(exc)) from None
+    statuses = [run_status(r) for r in runs]
+    if args.open:
+        statuses = [s for s in statuses if s["state"] != "finished"]
+    root = Path(args.paths[0]) if len(args.paths) == 1 else None
+    print("\n".join(status_table(statuses, root)))
+    if any(s["state"] == "interrupted" for s in statuses):
+        print("interrupted runs continue where they stopped when their notebook is rerun, or with "
+              "`aecgcnn train --config RUN/run.json --resume` (runs that have a run.json)")
+
+
 def cmd_reproduce(args):
     import papermill as pm
     root = Path(__file__).resolve().parents[1] / "notebooks"
@@ -434,6 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="notebook parameter (VALUE parsed as JSON when possible)")
     q.add_argument("--out-dir", default=None, help="where the executed notebooks go (default runs/<profile>/notebooks)")
     q.set_defaults(func=cmd_reproduce)
+
+    q = sub.add_parser("status", help="where long runs stand: state, epochs done, best validation MAE, time still "
+                                      "needed (every run folder under the given folders)")
+    q.add_argument("paths", nargs="*", default=["runs"], help="folders to search (default: runs)")
+    q.add_argument("--open", action="store_true", help="only the runs that have not finished")
+    q.set_defaults(func=cmd_status)
 
     q = sub.add_parser("evaluate", help="metrics of a checkpoint on a split of a dataset")
     q.add_argument("checkpoint")

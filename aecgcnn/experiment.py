@@ -229,6 +229,8 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
         if out:
             write_problems(out / "unlabelled_entries.csv",
                            [(e.id, f"{e.source}: label is NaN or missing") for e in unlabelled])
+    if out and ctx.is_main:  # the plan, before anything long: `aecgcnn status` reads it, `train --config` resumes it
+        write_run_config(exp, out)
     split = prepare_split(exp, entries)
     with distributed.main_first():
         sets, built = load_datasets(exp, split, entries, out if ctx.is_main else None)
@@ -334,14 +336,23 @@ def run_torchrun(exp: Experiment, processes: int) -> dict:
         raise InputError("a torchrun job needs an output folder (out_dir)")
     out = Path(exp.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config = out / "run.json"
-    config.write_text(json.dumps(asdict(exp), indent=2))
+    config = write_run_config(exp, out)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
            "-m", "aecgcnn", "train", "--config", str(config)]
     print(f"[aecgcnn] {' '.join(cmd)}")
     if subprocess.run(cmd).returncode != 0:
         raise RuntimeError(f"{out}: the torchrun job failed (its output is above); rerun resumes it")
     return read_run(out)
+
+
+def write_run_config(exp: Experiment, out: Path) -> Path:
+    """``out/run.json``: the run configuration (every Experiment field), written at the start of a run and never
+    half-written. ``aecgcnn train --config out/run.json --resume`` continues the run; ``aecgcnn status`` reads its
+    planned epochs."""
+    config, tmp = out / "run.json", out / "run.json.tmp"
+    tmp.write_text(json.dumps(asdict(exp), indent=2))
+    os.replace(tmp, config)
+    return config
 
 
 def read_run(out: Path) -> dict:

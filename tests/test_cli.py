@@ -39,6 +39,7 @@ def test_train_predict_evaluate(tmp_path, capsys, monkeypatch):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["sizes"]["train"] + metrics["sizes"]["val"] + metrics["sizes"]["test"] == 24
     assert len(pd.read_csv(out / "history.csv")) == 2
+    assert json.loads((out / "run.json").read_text()) == metrics["experiment"]  # the plan, written at the start
     new = tmp_path / "new"
     new.mkdir()
     (new / "good.cif").write_text((folder / "c1.cif").read_text())

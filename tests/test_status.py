@@ -1,0 +1,61 @@
+"""aecgcnn.status: the state of every run folder of a study (finished / training / interrupted), its progress and
+the time its remaining epochs need at the recent pace; ``aecgcnn status`` on a real (tiny) run."""
+import json
+import os
+
+from aecgcnn.status import find_runs, run_status, status_table
+
+HEAD = "epoch,train_loss,train_mae,val_loss,val_mae,val_srcc,seconds\n"
+
+
+def write_run(folder, rows, plan=None, finished=False, lock_pid=None):
+    folder.mkdir(parents=True)
+    (folder / "history.csv").write_text(HEAD + "".join(f"{e},1,1,1,{v},0.5,{s}\n" for e, v, s in rows))
+    if plan is not None:
+        (folder / "run.json").write_text(json.dumps(plan))
+    if finished:
+        (folder / "metrics.json").write_text(json.dumps({"experiment": plan, "test": {"mae": 0.25}}))
+    if lock_pid is not None:
+        (folder / ".lock").write_text(str(lock_pid))
+
+
+def test_states_progress_and_time_still_needed(tmp_path):
+    plan = {"preset": "ae-cgcnn", "dataset": "toy", "epochs": 10}
+    write_run(tmp_path / "a" / "seed0", [(1, 0.5, 10), (2, 0.3, 10)], plan, finished=True)
+    # interrupted after 4 of 10 epochs: the pace is the mean of the last 3 epochs (20, 30, 40 s -> 30 s)
+    write_run(tmp_path / "a" / "seed1", [(1, 0.6, 100), (2, 0.4, 20), (3, 0.45, 30), (4, 0.5, 40)], plan)
+    write_run(tmp_path / "b", [(1, 0.7, 5)], plan, lock_pid=os.getpid())  # a live owner: training
+    write_run(tmp_path / "c", [(1, 0.9, 7)], None)  # started before run.json existed: plan unknown
+    write_run(tmp_path / "d", [(1, 0.9, 7)], plan, lock_pid=2 ** 22 + 12345)  # lock of a dead process
+    runs = find_runs([tmp_path])
+    assert [r.relative_to(tmp_path).as_posix() for r in runs] == ["a/seed0", "a/seed1", "b", "c", "d"]
+    s = {r.relative_to(tmp_path).as_posix(): run_status(r) for r in runs}
+    assert s["a/seed0"]["state"] == "finished" and s["a/seed0"]["test_mae"] == 0.25
+    assert s["a/seed0"]["remaining_s"] is None
+    assert s["a/seed1"]["state"] == "interrupted" and s["a/seed1"]["epoch"] == 4
+    assert (s["a/seed1"]["best_val_mae"], s["a/seed1"]["best_epoch"]) == (0.4, 2)
+    assert s["a/seed1"]["epoch_s"] == 30 and s["a/seed1"]["remaining_s"] == 6 * 30
+    assert s["b"]["state"] == f"training (pid {os.getpid()})" and s["b"]["remaining_s"] == 9 * 5
+    assert s["c"]["epochs"] is None and s["c"]["remaining_s"] is None
+    assert s["d"]["state"] == "interrupted"
+    lines = status_table(list(s.values()), tmp_path)  # still needed: 180 + 45 + 63 s = 4.8 min
+    assert lines[2].startswith("| a/seed0 | ae-cgcnn | finished | 2/10 | 0.3 (2) | 10 |  | 0.25 |")
+    assert "| a/seed1 | ae-cgcnn | interrupted | 4/10 | 0.4 (2) | 30 | 3 min |" in lines[3]
+    assert lines[-1] == ("1 finished, 3 interrupted, 1 training; the 3 unfinished runs with a recorded plan need "
+                         "5 min more at their recent pace (1 started before plans were recorded: epochs planned "
+                         "unknown)")
+
+
+def test_status_command(tmp_path, capsys):
+    """``aecgcnn status FOLDER [--open]``; a folder that does not exist is a clear error. (That a run writes its
+    run.json when it starts: tests/test_cli.py, test_train_predict_evaluate.)"""
+    from aecgcnn.cli import main
+    plan = {"preset": "cgcnn", "dataset": "toy", "epochs": 2}
+    write_run(tmp_path / "runs" / "tiny", [(1, 0.5, 3), (2, 0.4, 3)], plan, finished=True)
+    assert main(["status", str(tmp_path / "runs")]) == 0
+    text = capsys.readouterr().out
+    assert "| tiny | cgcnn | finished | 2/2 | 0.4 (2) | 3 |  | 0.25 |" in text and text.rstrip().endswith("1 finished")
+    assert main(["status", str(tmp_path / "runs"), "--open"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("no runs")
+    assert main(["status", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere: no such folder" in capsys.readouterr().err
