@@ -67,16 +67,33 @@ def notebook_command(name: str, profile: str, **params) -> str:
     return " ".join([f"aecgcnn reproduce {name} --profile {profile}", *extra])
 
 
+#: the training part of each random split as a fraction of the data (70-30 carves a tenth of its 70 % out for
+#: validation: :func:`aecgcnn.data.splits.split_70_30`)
+TRAIN_FRACTION = {"80-10-10": 0.8, "70-30": 0.7 * 0.9}
+
+
+def split_train_size(split: str, train_size: int | None, reference: str = "80-10-10") -> int | None:
+    """The training-set size of ``split`` when a profile caps the ``reference`` split's training set at
+    ``train_size``: scaled by the ratio of the two splits' training fractions (:data:`TRAIN_FRACTION`), so that a
+    reduced-scale Table II still differs in what the paper's splits differ in, the amount of training data (70-30
+    trains on 0.7875x the crystals of 80-10-10; a cap equal for both would leave only the test sets different).
+    None (the whole training part) and other splits are returned unchanged."""
+    if train_size is None or split not in TRAIN_FRACTION:
+        return train_size
+    return int(round(train_size * TRAIN_FRACTION[split] / TRAIN_FRACTION[reference]))
+
+
 def ladder_experiment(dataset: str, preset: str, settings: dict, runs_dir, split: str = "80-10-10", data_dir=None,
                       device: str = "auto", protocol: str = DEFAULT_PROTOCOL, model_options: dict | None = None,
                       lr: float | None = None, weight_decay: float | None = None, overrides: dict | None = None):
     """The Experiment of one ladder rung with a profile's ``settings`` (:func:`profile_settings`), its runs in
     ``runs_dir/<dataset>/<split>/<preset>/seed<k>`` (:func:`aecgcnn.experiment.run_seeds`): what Table I and
     Figures 1-2 train and the quickstart reuses. ``model_options``: AE-CGCNN config changes of every rung;
-    ``overrides``: this rung's own."""
+    ``overrides``: this rung's own. The profile's ``train_size`` is that of the 80-10-10 split; other splits scale
+    it (:func:`split_train_size`)."""
     from aecgcnn.experiment import Experiment
     return Experiment(dataset=dataset, preset=preset, split=split, epochs=settings["epochs"],
-                      train_size=settings["train_size"], val_size=settings["val_size"],
+                      train_size=split_train_size(split, settings["train_size"]), val_size=settings["val_size"],
                       test_size=settings["test_size"], batch_size=settings["batch_size"],
                       device=device, compile=settings["compile"], edge_precision=settings["edge_precision"],
                       data_dir=data_dir, out_dir=str(Path(runs_dir) / dataset / split / preset),

@@ -41,3 +41,25 @@ def test_readme_states_the_profile_scales(profile):
     assert all(f"{n:,} (seed {mp['seeds'][0]})" in row for n in mp["one_seed_sizes"])
     assert f"{mp['val_size']:,} / {mp['test_size']:,}" in row
     assert s["batch_size"] == 64 or f"batch {s['batch_size']}" in row
+    if profile == "cpu":
+        from aecgcnn.studies import split_train_size
+        assert f"70-30 trains on {split_train_size('70-30', s['train_size']):,}" in row
+
+
+def test_a_reduced_table2_keeps_the_papers_ratio_of_training_data():
+    """At a profile's cap, 70-30 trains on (0.7 x 0.9) / 0.8 of the 80-10-10 crystals (the splits' training parts:
+    70-30 carves a tenth of its 70 % for validation); the full splits (None) are left as they are."""
+    from aecgcnn.data.splits import make_split
+    from aecgcnn.studies import ladder_experiment, split_train_size
+    assert split_train_size("80-10-10", 2000) == 2000 and split_train_size("70-30", 2000) == round(2000 * 0.63 / 0.8)
+    assert split_train_size("70-30", None) is None and split_train_size("file", 300) == 300
+
+    class E:  # an entry: only its id matters to the random splits
+        def __init__(self, i):
+            self.id, self.meta = f"m{i}", {}
+    entries = [E(i) for i in range(10000)]
+    full = {k: len(make_split(k, entries)["train"]) for k in ("80-10-10", "70-30")}
+    assert abs(full["70-30"] / full["80-10-10"] - split_train_size("70-30", 10000) / 10000) < 1e-3
+    s = profile_settings("mof", "cpu")
+    assert ladder_experiment("x", "ae-cgcnn", s, "runs", "70-30").train_size == split_train_size("70-30", s["train_size"])
+    assert ladder_experiment("x", "ae-cgcnn", s, "runs", "80-10-10").train_size == s["train_size"]
