@@ -106,11 +106,22 @@ def partial_what(stamped: dict) -> str:
     return "the runs finished so far" if stamped.get("finished_only") else f"seeds {stamped['seeds']}"
 
 
+def stamped_settings(table: str) -> dict | None:
+    """The profile settings a figures/cpu table was stamped with (None: older tables carry none)."""
+    prov = ROOT / table.replace(".md", ".provenance.json")
+    return json.loads(prov.read_text()).get("settings") if prov.exists() else None
+
+
+def is_current_profile(table: str) -> bool:
+    """Whether a figures/cpu table comes from the current cpu profile (complete or partial): such tables were
+    made after the fidelity work changed the defaults (the profile is younger), so they carry no OLD note."""
+    return table.startswith("figures/cpu/") and profile_status(stamped_settings(table), table) != "earlier"
+
+
 def earlier_profile_note(table: str) -> str | None:
     """A note for a figures/cpu table made with settings other than the current cpu profile's; None when it is
     current."""
-    prov = ROOT / table.replace(".md", ".provenance.json")
-    stamped = json.loads(prov.read_text()).get("settings") if prov.exists() else None
+    stamped = stamped_settings(table)
     status = profile_status(stamped, table)
     if status == "current":
         return None
@@ -160,7 +171,7 @@ def section(table: str, intro: str, images: list[str]) -> str | None:
     if table.endswith("attention_by_element.md"):  # long: the top rows only
         lines = body.rstrip("\n").split("\n")
         body = "\n".join(lines[:16]) + f"\n\n(top elements; all of them in [{table}]({table}))\n"
-    if intro and table.startswith(OLD_DEFAULTS):
+    if intro and table.startswith(OLD_DEFAULTS) and not is_current_profile(table):
         intro = intro + "\n\n" + OLD
     if table.startswith("figures/cpu/") and (note := earlier_profile_note(table)):
         intro = (intro + "\n\n" + note) if intro else note

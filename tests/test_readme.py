@@ -63,3 +63,16 @@ def test_readme_marks_partial_and_earlier_profile_results():
     assert up.profile_status({**current, "finished_only": True, "seeds": current["seeds"][:1]}, "attention") == "partial"
     assert up.profile_status({**current, "finished_only": True, "epochs": 10}, "attention") == "earlier"
     assert "finished so far" in up.partial_what({**current, "finished_only": True})
+
+
+def test_only_earlier_profile_tables_carry_the_old_defaults_note(monkeypatch):
+    """The current cpu profile is younger than the fidelity work: its tables (complete or partial) are not marked
+    as made with the old defaults; earlier-profile tables and the old results/ tables are."""
+    import update_readme_results as up
+    current = up.current_settings("figures/cpu/table1_ablation.md")
+    for stamped, expected in ((current, True), ({**current, "finished_only": True}, True),
+                              ({**current, "epochs": 10}, False), (None, False)):
+        monkeypatch.setattr(up, "stamped_settings", lambda table, s=stamped: s)
+        assert up.is_current_profile("figures/cpu/table1_ablation.md") is expected
+        assert (up.OLD in (up.section("figures/cpu/table1_ablation.md", "intro", []) or up.OLD)) is not expected
+    assert not up.is_current_profile("results/mp1000_presets.md")
