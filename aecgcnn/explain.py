@@ -59,28 +59,64 @@ def explain_graphs(model, graphs: list[CrystalGraph], ids: list[str]) -> tuple[p
     return pd.DataFrame(rows), extra
 
 
-def bonded_motifs(graph: CrystalGraph) -> np.ndarray:
-    """Motif of each atom on the covalent bond graph: ``ring`` (in a cycle of ≤ 8 bonds), ``leaf``
-    (exactly one bond), ``other``. Bonds: d < r_cov(i) + r_cov(j) + 0.45 Å among the 12 neighbours;
-    metal–X contacts are not bonds here (coordination bonds would turn every node into a ring)."""
-    import networkx as nx
-    n = graph.num_atoms
+def bond_adjacency(graph: CrystalGraph) -> list[set[int]]:
+    """Covalent bonds among a crystal's atoms as adjacency sets (one per atom): d < r_cov(i) + r_cov(j) + 0.45 Å
+    among the 12 neighbours; metal–X contacts are not bonds here (coordination bonds would turn every node into a
+    ring); an atom bonded to several images of another has one bond to it."""
     z = graph.atomic_numbers.astype(int)
-    metal = metal_mask()[np.asarray(z, dtype=int)]
+    metal = metal_mask()[z]
     radius = np.array([_COVALENT.get(k, 1.5) for k in z])
-    G = nx.Graph()
-    G.add_nodes_from(range(n))
-    for i in range(n):
-        for k in np.flatnonzero(graph.mask[i]):
-            j = int(graph.neighbors[i, k])
-            if j != i and not metal[i] and not metal[j] and graph.distances[i, k] < radius[i] + radius[j] + BOND_TOLERANCE:
-                G.add_edge(i, j)
-    in_ring = np.zeros(n, dtype=bool)
-    for cycle in nx.minimum_cycle_basis(G) if G.number_of_edges() < 5000 else nx.cycle_basis(G):
-        if len(cycle) <= MAX_RING:
-            in_ring[list(cycle)] = True
-    degree = np.array([G.degree(i) for i in range(n)])
-    return np.where(in_ring, "ring", np.where(degree == 1, "leaf", "other"))
+    i, k = np.nonzero(graph.mask)
+    j = graph.neighbors[i, k].astype(int)
+    bond = (j != i) & ~metal[i] & ~metal[j] & (graph.distances[i, k] < radius[i] + radius[j] + BOND_TOLERANCE)
+    adj: list[set[int]] = [set() for _ in range(graph.num_atoms)]
+    for a, b in zip(i[bond].tolist(), j[bond].tolist()):
+        adj[a].add(b)
+        adj[b].add(a)
+    return adj
+
+
+def in_short_ring(adj: list[set[int]], max_ring: int = MAX_RING) -> np.ndarray:
+    """[n] bool: whether each atom lies on a cycle of at most ``max_ring`` bonds. A bond u–v closes such a cycle
+    iff v can be reached from u in ≤ max_ring − 1 bonds without it (a breadth-first search bounded to that depth),
+    and the cycle found is marked; an atom is on a short cycle iff one of its bonds is. The same atoms as the
+    cycles of length ≤ max_ring of a minimum cycle basis (which span every cycle of at most that length), found by
+    local searches instead of a global basis: hundreds of times faster on MOFs, and exact for any graph size."""
+    in_ring = np.zeros(len(adj), dtype=bool)
+    for u, nbrs in enumerate(adj):
+        for v in nbrs:
+            if v < u or (in_ring[u] and in_ring[v]):  # each bond once; nothing new to mark
+                continue
+            parent, frontier, found = {u: -1}, [u], False
+            for _ in range(max_ring - 1):
+                ahead = []
+                for a in frontier:
+                    for b in adj[a]:
+                        if b in parent or (a == u and b == v):
+                            continue
+                        parent[b] = a
+                        if b == v:
+                            found = True
+                            break
+                        ahead.append(b)
+                    if found:
+                        break
+                if found or not ahead:
+                    break
+                frontier = ahead
+            x = v if found else -1
+            while x != -1:  # the cycle: v back to u along the search tree, closed by the bond u-v
+                in_ring[x] = True
+                x = parent[x]
+    return in_ring
+
+
+def bonded_motifs(graph: CrystalGraph) -> np.ndarray:
+    """[n] motif of each atom on the covalent bond graph (:func:`bond_adjacency`): ``ring`` (on a cycle of ≤ 8
+    bonds, :func:`in_short_ring`), ``leaf`` (exactly one bond), ``other``."""
+    adj = bond_adjacency(graph)
+    degree = np.array([len(a) for a in adj])
+    return np.where(in_short_ring(adj), "ring", np.where(degree == 1, "leaf", "other"))
 
 
 def importance_statistics(atoms: pd.DataFrame, graphs: dict[str, CrystalGraph], n_boot: int = 1000,

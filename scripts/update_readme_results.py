@@ -42,9 +42,10 @@ SECTIONS = [
      ["figures/cpu/table3_learning_curve.png"]),
     ("figures/cpu/attention_by_metal.md",
      "### Figure 3 and what AE-CGCNN attends to on CoRE-2019 (cpu profile)\n\n"
-     "`aecgcnn reproduce attention --profile cpu -p n_explain 300`: the Table I AE-CGCNN checkpoint explained on "
-     "the first 300 of its test MOFs (the stamped command below records the profile only, not the `-p` override). "
-     "Enrichment = share of the pooling weight / share of the atoms (1 = no preference).",
+     "`aecgcnn reproduce attention --profile cpu`: the Table I AE-CGCNN checkpoints explained on their own test "
+     "parts (933 MOFs each). The tables and figures below are the first seed's; the verdicts above weigh every "
+     "seed's model, each with its own intervals. Enrichment = share of the pooling weight / share of the atoms (1 = "
+     "no preference); rings are cycles of at most 8 covalent bonds, leaves atoms with one bond.",
      ["figures/cpu/fig3_*.png", "figures/cpu/attention_enrichment.png"]),
     ("figures/cpu/attention_by_motif.md", "", []),
     ("figures/cpu/attention_by_element.md", "", []),

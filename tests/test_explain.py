@@ -67,6 +67,52 @@ def test_motifs_on_a_ring():
     assert list(motifs[:6]) == ["ring"] * 6 and motifs[6] == "leaf"
 
 
+def rings_by_cycle_basis(adj, max_ring=8):
+    """The definition, literally: atoms on a cycle of <= max_ring bonds of a minimum cycle basis (networkx)."""
+    import networkx as nx
+    G = nx.Graph()
+    G.add_nodes_from(range(len(adj)))
+    G.add_edges_from((u, v) for u, nbrs in enumerate(adj) for v in nbrs)
+    ring = np.zeros(len(adj), dtype=bool)
+    for cycle in nx.minimum_cycle_basis(G):
+        if len(cycle) <= max_ring:
+            ring[list(cycle)] = True
+    return ring
+
+
+def test_short_rings_match_the_minimum_cycle_basis():
+    """Fused rings, a 9-ring (too long), a 9-ring with a chord (two short rings), a chain, and random sparse graphs
+    (seeded): the local searches find the same atoms as the cycles of <= 8 bonds of a minimum cycle basis."""
+    from aecgcnn.explain import in_short_ring
+
+    def graph(n, edges):
+        adj = [set() for _ in range(n)]
+        for u, v in edges:
+            adj[u].add(v)
+            adj[v].add(u)
+        return adj
+    cases = [graph(10, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0), (4, 6), (6, 7), (7, 8), (8, 3), (8, 9)]),
+             graph(9, [(k, (k + 1) % 9) for k in range(9)]),
+             graph(9, [(k, (k + 1) % 9) for k in range(9)] + [(0, 4)]),
+             graph(5, [(0, 1), (1, 2), (2, 3), (3, 4)])]
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        n = int(rng.integers(5, 40))
+        cases.append(graph(n, [tuple(rng.choice(n, 2, replace=False).tolist()) for _ in range(int(n * rng.uniform(0.8, 1.4)))]))
+    for adj in cases:
+        np.testing.assert_array_equal(in_short_ring(adj), rings_by_cycle_basis(adj))
+    assert not in_short_ring(cases[1]).any() and in_short_ring(cases[2]).all()
+
+
+def test_short_rings_on_real_mofs(core_cifs):
+    """The same on real CoRE-2019 MOFs (one of them large)."""
+    from aecgcnn.cif import parse_cif
+    from aecgcnn.explain import bond_adjacency, in_short_ring
+    for name, text in core_cifs.items():
+        adj = bond_adjacency(build_graph(parse_cif(text, name).structure))
+        np.testing.assert_array_equal(in_short_ring(adj), rings_by_cycle_basis(adj), err_msg=name)
+
+
 def test_enrichment_interval_brackets_the_estimate():
     """Bootstrap interval over crystals: contains the point estimate, and has zero width when every
     crystal is the same."""
