@@ -154,6 +154,51 @@ def importance_statistics(atoms: pd.DataFrame, graphs: dict[str, CrystalGraph], 
     return out
 
 
+#: the categories the paper's attention claims are about: (statistics table, category)
+CLAIM_CATEGORIES = (("metal", "metal"), ("motif", "ring"), ("motif", "leaf"))
+
+
+def enrichment_by_seed(stats_by_seed: dict[int, dict[str, pd.DataFrame]]) -> pd.DataFrame:
+    """The evidence of the attention verdicts model by model: one row per (seed, category) of
+    :data:`CLAIM_CATEGORIES` present, with ``atom_share``, ``importance_share``, ``enrichment`` and its 95 %
+    interval, ``top1_share`` and ``crystals`` from each seed's :func:`importance_statistics`."""
+    rows = []
+    for seed, stats in stats_by_seed.items():
+        for table, category in CLAIM_CATEGORIES:
+            t = stats[table].set_index(table)
+            if category in t.index:
+                rows.append({"seed": seed, "category": category, **t.loc[category].to_dict()})
+    return pd.DataFrame(rows)
+
+
+def plot_enrichment_by_seed(table: pd.DataFrame, title: str = ""):
+    """Two panels per category (metal, ring, leaf) with one marker per seed: the enrichment with its 95 % interval
+    (1 = no preference), and how often the category holds a crystal's most important atom against its share of
+    the atoms (the rate an element-blind weighting would give). ``table``: :func:`enrichment_by_seed`."""
+    import matplotlib.pyplot as plt
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    categories = list(dict.fromkeys(table["category"]))
+    seeds = list(dict.fromkeys(table["seed"]))
+    width = 0.6 / max(len(seeds), 1)
+    for k, seed in enumerate(seeds):
+        t = table[table["seed"] == seed].set_index("category").reindex(categories)
+        x = np.arange(len(categories)) + (k - (len(seeds) - 1) / 2) * width
+        err = [t["enrichment"] - t["enrichment_lo"], t["enrichment_hi"] - t["enrichment"]]
+        left.errorbar(x, t["enrichment"], yerr=err, fmt="o", capsize=3, color=f"C{k}", label=f"seed {seed}")
+        right.plot(x, t["top1_share"], "o", color=f"C{k}", label=f"seed {seed}")
+    base = table.groupby("category")["atom_share"].mean().reindex(categories)
+    right.bar(np.arange(len(categories)), base, width=0.7, color="0.85", label="share of atoms", zorder=0)
+    left.axhline(1.0, color="k", lw=0.8, ls="--")
+    left.set_ylabel("pooling-weight share / atom share")
+    right.set_ylabel("crystals whose top atom is in it")
+    for ax in (left, right):
+        ax.set_xticks(range(len(categories)), categories)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def explain_test_set(run_dir, entries, n: int | None = None):
     """Explain a finished run's checkpoint (``<run_dir>/checkpoint.pt``) on the first ``n`` (None: all) crystals
     of its own test split, rebuilt from the experiment stored in the checkpoint and ``entries`` (the dataset's

@@ -49,6 +49,10 @@ SECTIONS = [
      ["figures/cpu/fig3_*.png", "figures/cpu/attention_enrichment.png"]),
     ("figures/cpu/attention_by_motif.md", "", []),
     ("figures/cpu/attention_by_element.md", "", []),
+    ("figures/cpu/attention_by_seed.md",
+     "The same three categories for each seed's model, each on its own test part: the evidence of the two attention "
+     "verdicts above, and the reason they are undecided.",
+     ["figures/cpu/attention_by_seed.png"]),
     ("results/mof_batch_size.md",
      "### Is the cpu-profile ladder step-limited? Batch 64 versus batch 16 on the Table I subsets\n\n"
      "`aecgcnn train --dataset core2019-co2-0.15bar --preset P --split 80-10-10 --train-size 400 --val-size 100 "

@@ -125,3 +125,25 @@ def test_enrichment_interval_brackets_the_estimate():
     same, _ = explain_graphs(model(), [gs[1]] * 3, ["x", "y", "z"])
     el = importance_statistics(same, dict.fromkeys(["x", "y", "z"], gs[1]), n_boot=50)["element"]
     np.testing.assert_allclose(el["enrichment_lo"], el["enrichment_hi"], rtol=1e-9)
+
+
+def test_enrichment_by_seed_collects_each_models_claim_categories():
+    """One row per seed and category the claims are about (metal, ring, leaf), copied from each seed's statistics;
+    a category a seed lacks is left out, and the figure draws what is there."""
+    import pandas as pd
+
+    from aecgcnn.explain import enrichment_by_seed, plot_enrichment_by_seed
+
+    def stats(metal_enrichment, with_leaf=True):
+        cols = {"atom_share": 0.1, "importance_share": 0.1 * metal_enrichment, "enrichment": metal_enrichment,
+                "enrichment_lo": metal_enrichment - 0.1, "enrichment_hi": metal_enrichment + 0.1, "top1_share": 0.05,
+                "crystals": 10}
+        motifs = ["ring", "leaf", "other"] if with_leaf else ["ring", "other"]
+        return {"metal": pd.DataFrame([{"metal": "metal", **cols}, {"metal": "non-metal", **cols}]),
+                "motif": pd.DataFrame([{"motif": m, **cols} for m in motifs])}
+    table = enrichment_by_seed({0: stats(0.2), 2: stats(1.3, with_leaf=False)})
+    assert list(zip(table["seed"], table["category"])) == [(0, "metal"), (0, "ring"), (0, "leaf"), (2, "metal"),
+                                                          (2, "ring")]
+    assert table.set_index(["seed", "category"]).loc[(2, "metal"), "enrichment"] == 1.3
+    fig = plot_enrichment_by_seed(table, "t")
+    assert len(fig.axes) == 2
