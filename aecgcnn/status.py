@@ -114,8 +114,10 @@ def status_table(statuses: list[dict], root: Path | None = None) -> list[str]:
     known = [s["remaining_s"] for s in open_runs if s["remaining_s"] is not None]
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no runs"
     if open_runs:
-        summary += (f"; the {len(known)} unfinished runs with a recorded plan need {_duration(sum(known))} more at "
-                    f"their recent pace" if known else "")
+        if known:
+            runs = "1 unfinished run with a recorded plan needs" if len(known) == 1 else \
+                f"{len(known)} unfinished runs with a recorded plan need"
+            summary += f"; {runs} {_duration(sum(known))} more at the recent pace"
         if len(known) < len(open_runs):
             summary += f" ({len(open_runs) - len(known)} started before plans were recorded: epochs planned unknown)"
     return lines + ["", summary]

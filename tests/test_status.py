@@ -41,9 +41,11 @@ def test_states_progress_and_time_still_needed(tmp_path):
     lines = status_table(list(s.values()), tmp_path)  # still needed: 180 + 45 + 63 s = 4.8 min
     assert lines[2].startswith("| a/seed0 | ae-cgcnn | finished | 2/10 | 0.3 (2) | 10 |  | 0.25 |")
     assert "| a/seed1 | ae-cgcnn | interrupted | 4/10 | 0.4 (2) | 30 | 3 min |" in lines[3]
-    assert lines[-1] == ("1 finished, 3 interrupted, 1 training; the 3 unfinished runs with a recorded plan need "
-                         "5 min more at their recent pace (1 started before plans were recorded: epochs planned "
+    assert lines[-1] == ("1 finished, 3 interrupted, 1 training; 3 unfinished runs with a recorded plan need "
+                         "5 min more at the recent pace (1 started before plans were recorded: epochs planned "
                          "unknown)")
+    one = status_table([s["a/seed1"]], tmp_path)[-1]
+    assert one == "1 interrupted; 1 unfinished run with a recorded plan needs 3 min more at the recent pace"
 
 
 def test_status_command(tmp_path, capsys):
