@@ -363,24 +363,30 @@ def read_run(out: Path) -> dict:
     return metrics
 
 
-def _reuse_decision(exp: Experiment, quiet: bool = False) -> tuple[str, dict | None]:
-    """``("reuse", metrics with history)`` for a finished identical run in ``exp.out_dir``, ``("resume", None)``
-    for an interrupted one, else ``("train", None)``. ``quiet``: only look (no waiting for a run another process
-    is training, no messages)."""
+def finished_run(exp: Experiment) -> dict | None:
+    """The metrics (with ``history``) of a finished run of exactly ``exp`` (same experiment, same data) in
+    ``exp.out_dir``; None when there is none. Only looks: no waiting, no messages."""
     if not exp.out_dir:
-        return "train", None
+        return None
     out = Path(exp.out_dir)
-    if not quiet:
-        wait_for_run_dir(out)
     if (out / "metrics.json").exists() and (out / "history.csv").exists():
         metrics = read_run(out)
         same_data = metrics.get("data_root", _data_root(exp)) == _data_root(exp)  # older runs: not recorded
         if same_data and same_experiment(metrics.get("experiment", {}), exp):
-            if not quiet:
-                print(f"[aecgcnn] reusing finished run {out}")
-            return "reuse", metrics
-    if quiet:
+            return metrics
+    return None
+
+
+def _reuse_decision(exp: Experiment) -> tuple[str, dict | None]:
+    """``("reuse", metrics with history)`` for a finished identical run in ``exp.out_dir`` (after waiting for a
+    process that is training it), ``("resume", None)`` for an interrupted one, else ``("train", None)``."""
+    if not exp.out_dir:
         return "train", None
+    out = Path(exp.out_dir)
+    wait_for_run_dir(out)
+    if (metrics := finished_run(exp)) is not None:
+        print(f"[aecgcnn] reusing finished run {out}")
+        return "reuse", metrics
     state = out / "train_state.pt"
     if state.exists():
         import torch
@@ -408,8 +414,7 @@ def run_seeds(exp: Experiment, seeds: list[int], entries=None, processes: int | 
     for s in seeds:
         sub = seed_experiment(exp, s)
         if finished_only:
-            decision, metrics = _reuse_decision(sub, quiet=True)
-            if decision != "reuse":
+            if (metrics := finished_run(sub)) is None:
                 continue
         else:
             metrics = run_or_load(sub, entries, processes)

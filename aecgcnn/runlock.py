@@ -21,7 +21,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _lock_owner(lock: Path) -> int | None:
+def lock_owner(lock: Path) -> int | None:
     """The pid of the live process holding a run-folder lock; None when there is no lock (or it was just
     released) or its process is gone."""
     try:
@@ -46,7 +46,7 @@ def run_dir_lock(out: Path | None):
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             break
         except FileExistsError:
-            pid = _lock_owner(lock)
+            pid = lock_owner(lock)
             if pid:
                 raise InputError(f"{out}: another process (pid {pid}) is training into this run folder; "
                                  "wait for it to finish or give this run another out_dir") from None
@@ -68,7 +68,7 @@ def wait_for_run_dir(out: Path) -> None:
     """Block while another live process holds ``out/.lock`` (it is training this very run: its result
     will be reused instead of trained twice)."""
     told = False
-    while (pid := _lock_owner(out / ".lock")) and pid != os.getpid():
+    while (pid := lock_owner(out / ".lock")) and pid != os.getpid():
         if not told:
             print(f"[aecgcnn] waiting for pid {pid}, which is training into {out}")
             told = True

@@ -13,7 +13,7 @@ import json
 import math
 from pathlib import Path
 
-from aecgcnn.runlock import _lock_owner
+from aecgcnn.runlock import lock_owner
 
 #: the files that make a folder a run folder
 RUN_FILES = ("history.csv", "run.json", "metrics.json")
@@ -55,7 +55,7 @@ def run_status(out: Path) -> dict:
     hist = _history(out / "history.csv")
     exp = _planned(out)
     finished = (out / "metrics.json").exists()
-    pid = None if finished else _lock_owner(out / ".lock")
+    pid = None if finished else lock_owner(out / ".lock")
     state = "finished" if finished else (f"training (pid {pid})" if pid else "interrupted")
     best = min(hist, key=lambda r: r.get("val_mae", math.inf)) if hist else None
     recent = [r["seconds"] for r in hist[-PACE_EPOCHS:] if "seconds" in r]
