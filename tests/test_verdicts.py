@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from aecgcnn.verdicts import (Verdict, ladder_verdict, learning_curve_verdict, lower_error, metal_verdict,
-                              motif_verdict, split_verdict, write_verdicts)
+from aecgcnn.verdicts import (Verdict, ladder_verdict, large_size_verdict, learning_curve_verdict, lower_error,
+                              metal_verdict, motif_verdict, split_verdict, write_verdicts)
 
 
 def test_lower_error_weighs_the_gap_against_the_seed_spread():
@@ -41,6 +41,12 @@ def test_split_and_learning_curve():
     worse = {**per_size, 1000: ([0.20, 0.21, 0.19], [0.10, 0.11, 0.09])}
     assert learning_curve_verdict(worse).status == "not supported"
     assert learning_curve_verdict({44376: ([0.03], [0.05])}).status == "undecided"
+    # the paper's wording, "for both configurations": its largest rows; our smaller sizes do not count there
+    assert "GeoCGNN lower at 300, 500, 3,478, 6,956, 13,912" in v.paper  # from the paper's own Table III
+    large = large_size_verdict(worse)
+    assert large.status == "undecided" and "44,376" in large.evidence and "300:" not in large.evidence
+    assert "one seed has no spread" in large.reason
+    assert large_size_verdict({**worse, 44376: ([0.03, 0.031], [0.05, 0.051])}).status == "supported"
 
 
 def test_attention_verdicts_need_both_measures():
