@@ -158,16 +158,34 @@ def importance_statistics(atoms: pd.DataFrame, graphs: dict[str, CrystalGraph], 
 CLAIM_CATEGORIES = (("metal", "metal"), ("motif", "ring"), ("motif", "leaf"))
 
 
-def enrichment_by_seed(stats_by_seed: dict[int, dict[str, pd.DataFrame]]) -> pd.DataFrame:
+def pooling_concentration(atoms: pd.DataFrame) -> dict:
+    """How peaked a model's attention pooling is over the crystals of :func:`explain_graphs`' table: the mean over
+    crystals (with ≥ 2 atoms) of the normalised entropy −Σ w log w / log n of the pooling weights w [n] (1 = uniform,
+    0 = one atom takes all) and the median of n·max w (how many times the average weight the top atom gets)."""
+    entropy, top = [], []
+    for _, g in atoms.groupby("id"):
+        w = g["importance"].to_numpy(dtype=float)
+        if len(w) < 2:
+            continue
+        entropy.append(float(-(w * np.log(np.clip(w, 1e-30, None))).sum() / np.log(len(w))))
+        top.append(float(w.max() * len(w)))
+    return {"pooling_entropy": float(np.mean(entropy)) if entropy else float("nan"),
+            "top_relative_importance": float(np.median(top)) if top else float("nan")}
+
+
+def enrichment_by_seed(stats_by_seed: dict[int, dict[str, pd.DataFrame]],
+                       concentration_by_seed: dict[int, dict] | None = None) -> pd.DataFrame:
     """The evidence of the attention verdicts model by model: one row per (seed, category) of
     :data:`CLAIM_CATEGORIES` present, with ``atom_share``, ``importance_share``, ``enrichment`` and its 95 %
-    interval, ``top1_share`` and ``crystals`` from each seed's :func:`importance_statistics`."""
+    interval, ``top1_share`` and ``crystals`` from each seed's :func:`importance_statistics`, and that seed's
+    :func:`pooling_concentration` when given (the same on each of its rows)."""
     rows = []
     for seed, stats in stats_by_seed.items():
         for table, category in CLAIM_CATEGORIES:
             t = stats[table].set_index(table)
             if category in t.index:
-                rows.append({"seed": seed, "category": category, **t.loc[category].to_dict()})
+                rows.append({"seed": seed, "category": category, **t.loc[category].to_dict(),
+                             **(concentration_by_seed or {}).get(seed, {})})
     return pd.DataFrame(rows)
 
 

@@ -147,3 +147,17 @@ def test_enrichment_by_seed_collects_each_models_claim_categories():
     assert table.set_index(["seed", "category"]).loc[(2, "metal"), "enrichment"] == 1.3
     fig = plot_enrichment_by_seed(table, "t")
     assert len(fig.axes) == 2
+
+
+def test_pooling_concentration_against_its_definition():
+    """Uniform weights: normalised entropy 1 and top atom 1x the average; one atom taking almost all: entropy near 0
+    and n x max w near n; one-atom crystals are skipped."""
+    import pandas as pd
+
+    from aecgcnn.explain import pooling_concentration
+    atoms = pd.DataFrame({"id": ["u"] * 4 + ["p"] * 4 + ["one"],
+                          "importance": [0.25] * 4 + [1 - 3e-9, 1e-9, 1e-9, 1e-9] + [1.0]})
+    c = pooling_concentration(atoms)
+    w = np.array([1 - 3e-9, 1e-9, 1e-9, 1e-9])
+    assert abs(c["pooling_entropy"] - (1.0 + float(-(w * np.log(w)).sum() / np.log(4))) / 2) < 1e-12
+    assert c["top_relative_importance"] == np.median([1.0, 4 * (1 - 3e-9)])
