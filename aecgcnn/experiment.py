@@ -26,7 +26,7 @@ from aecgcnn.models import model_from_preset
 from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION, EDGE_PRECISIONS, LEGACY_EDGE_PRECISION
 from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol
 from aecgcnn.provenance import stamp
-from aecgcnn.runlock import run_dir_lock, wait_for_run_dir
+from aecgcnn.runlock import RunBusy, lock_owner, run_dir_lock, wait_for_run_dir
 from aecgcnn.train import TrainConfig, predict_dataset, resolve_device, seed_everything, train_model
 
 
@@ -407,18 +407,57 @@ def run_seeds(exp: Experiment, seeds: list[int], entries=None, processes: int | 
     """The same experiment over several seeds (each with its own random split, as the paper's 5 splits):
     returns ``{"runs": [...], "seeds": [...], "test": {metric: (mean, std)}, "train": {...}}``. ``processes``: as
     :func:`run_or_load`. ``finished_only``: train nothing, collect the seeds whose runs have finished (a look at a
-    long study while it runs; ``runs`` may then be empty, and ``test`` / ``train`` are ``{}``)."""
-    if not finished_only:
-        entries = entries if entries is not None else load_entries(exp.dataset, exp.data_dir)
-    runs, done = [], []
-    for s in seeds:
-        sub = seed_experiment(exp, s)
+    long study while it runs; ``runs`` may then be empty, and ``test`` / ``train`` are ``{}``). One group of
+    :func:`run_study`."""
+    return run_study({None: (exp, seeds)}, entries, processes, finished_only)[None]
+
+
+def _busy(exp: Experiment) -> int | None:
+    """The pid of another live process training into ``exp.out_dir``, else None."""
+    pid = lock_owner(Path(exp.out_dir) / ".lock") if exp.out_dir else None
+    return pid if pid and pid != os.getpid() else None
+
+
+def run_study(groups: dict, entries=None, processes: int | str = 1, finished_only: bool = False) -> dict:
+    """Several experiments, each over its seeds, as one queue. ``groups``: key → (Experiment, seeds); returns key →
+    the :func:`run_seeds` result of that group. Finished runs are reused; a run another live process is training is
+    put off until the queue's other runs are done, then waited for and reused. So two processes running the same
+    study (e.g. ``aecgcnn reproduce table3`` started twice on a 2-core machine) share its runs instead of one
+    waiting for the other. ``entries``: the dataset's entries when every group uses one dataset (else each group's
+    dataset is loaded once); ``processes`` / ``finished_only``: as :func:`run_seeds`."""
+    queue = [(key, seed, seed_experiment(exp, seed)) for key, (exp, seeds) in groups.items() for seed in seeds]
+    loaded = {}
+
+    def entries_of(e: Experiment):
+        if entries is not None:
+            return entries
+        if (e.dataset, e.data_dir) not in loaded:
+            loaded[(e.dataset, e.data_dir)] = load_entries(e.dataset, e.data_dir)
+        return loaded[(e.dataset, e.data_dir)]
+
+    done, later = {}, []
+    for key, seed, sub in queue:
         if finished_only:
-            if (metrics := finished_run(sub)) is None:
-                continue
+            if (metrics := finished_run(sub)) is not None:
+                done[(key, seed)] = metrics
+        elif (pid := _busy(sub)) and finished_run(sub) is None:
+            print(f"[aecgcnn] pid {pid} is training {sub.out_dir}: the other runs first")
+            later.append((key, seed, sub))
         else:
-            metrics = run_or_load(sub, entries, processes)
-        runs.append(metrics)
-        done.append(s)
-    return {"runs": runs, "seeds": done, "test": aggregate([r["test"] for r in runs]),
-            "train": aggregate([r["train"] for r in runs])}
+            try:
+                done[(key, seed)] = run_or_load(sub, entries_of(sub), processes)
+            except RunBusy:  # claimed by another process in the meantime
+                later.append((key, seed, sub))
+    for key, seed, sub in later:
+        while (key, seed) not in done:
+            try:
+                done[(key, seed)] = run_or_load(sub, entries_of(sub), processes)  # waits for its owner, then reuses
+            except RunBusy:
+                continue
+    out = {}
+    for key, (exp, seeds) in groups.items():
+        finished = [s for s in seeds if (key, s) in done]
+        runs = [done[(key, s)] for s in finished]
+        out[key] = {"runs": runs, "seeds": finished, "test": aggregate([r["test"] for r in runs]),
+                    "train": aggregate([r["train"] for r in runs])}
+    return out

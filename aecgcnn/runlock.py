@@ -21,6 +21,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+class RunBusy(InputError):
+    """Another live process holds the run folder (it is training that very run)."""
+
+
 def lock_owner(lock: Path) -> int | None:
     """The pid of the live process holding a run-folder lock; None when there is no lock (or it was just
     released) or its process is gone."""
@@ -36,7 +40,7 @@ def lock_owner(lock: Path) -> int | None:
 def run_dir_lock(out: Path | None):
     """Claim a run folder for this process (``out/.lock`` holds the pid) so that two processes never
     write into the same run (their history, checkpoint and metrics would interleave); the second one gets
-    an :class:`InputError` naming the folder and the pid. A lock left by a dead process is taken over."""
+    a :class:`RunBusy` (an InputError) naming the folder and the pid. A lock left by a dead process is taken over."""
     if out is None:
         yield
         return
@@ -48,7 +52,7 @@ def run_dir_lock(out: Path | None):
         except FileExistsError:
             pid = lock_owner(lock)
             if pid:
-                raise InputError(f"{out}: another process (pid {pid}) is training into this run folder; "
+                raise RunBusy(f"{out}: another process (pid {pid}) is training into this run folder; "
                                  "wait for it to finish or give this run another out_dir") from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
     else:

@@ -124,15 +124,11 @@ def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str 
     settings; finished runs are reused (with ``settings["finished_only"]`` only they are collected and nothing
     trains). ``settings``: from :func:`profile_settings`; ``protocol`` / ``model_options`` (AE-CGCNN config changes
     for every rung) / ``lr`` / ``weight_decay``: the run configuration of a notebook's parameters cell (None: the
-    protocol's); ``overrides``: per-preset config changes. Returns ``{preset: run_seeds result}``."""
-    from aecgcnn.data.datasets import load_entries
-    from aecgcnn.experiment import run_seeds
+    protocol's); ``overrides``: per-preset config changes. Returns ``{preset: run_seeds result}``. The runs form one
+    queue (:func:`aecgcnn.experiment.run_study`): a second process running the same notebook shares them."""
+    from aecgcnn.experiment import run_study
     from aecgcnn.models import LADDER
-    entries = entries if entries is not None else load_entries(dataset, data_dir)
-    results = {}
-    for preset in presets or settings.get("presets") or LADDER:
-        exp = ladder_experiment(dataset, preset, settings, runs_dir, split, data_dir, device, protocol, model_options,
-                                lr, weight_decay, overrides.get(preset))
-        results[preset] = run_seeds(exp, settings["seeds"], entries, settings.get("processes", 1),
-                                    settings.get("finished_only", False))
-    return results
+    groups = {preset: (ladder_experiment(dataset, preset, settings, runs_dir, split, data_dir, device, protocol,
+                                         model_options, lr, weight_decay, overrides.get(preset)), settings["seeds"])
+              for preset in presets or settings.get("presets") or LADDER}
+    return run_study(groups, entries, settings.get("processes", 1), settings.get("finished_only", False))

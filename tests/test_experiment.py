@@ -129,3 +129,38 @@ def test_run_seeds_finished_only_collects_finished_runs_and_trains_none(tmp_path
     assert r["seeds"] == [0, 2] and [m["test"]["mae"] for m in r["runs"]] == [0.5, 0.7]
     assert r["test"]["mae"][0] == 0.6 and abs(r["test"]["mae"][1] - (0.02 / 1) ** 0.5) < 1e-12  # ddof 1
     assert run_seeds(exp, [5], finished_only=True) == {"runs": [], "seeds": [], "test": {}, "train": {}}
+
+
+def test_run_study_does_the_other_runs_first_while_another_process_trains_one(tmp_path, monkeypatch):
+    """Two processes running the same study share it: a run another live process is training is put off until the
+    rest of the queue is done, then waited for and reused, not trained twice."""
+    import json
+    from dataclasses import asdict
+
+    from aecgcnn import experiment, runlock
+    from aecgcnn.experiment import Experiment, run_study, seed_experiment
+    monkeypatch.setattr(runlock, "LOCK_POLL_SECONDS", 0.1)
+    exp = Experiment(dataset="toy", preset="cgcnn", out_dir=str(tmp_path / "a"))
+    other = Experiment(dataset="toy", preset="edge", out_dir=str(tmp_path / "b"))
+    busy = seed_experiment(exp, 0)
+    out = tmp_path / "a" / "seed0"
+    out.mkdir(parents=True)
+    record = json.dumps({"experiment": asdict(busy), "test": {"mae": 0.5}, "train": {"mae": 0.2}})
+    script = (f"import time, os, pathlib; time.sleep(1.0); d = pathlib.Path({str(out)!r}); "
+              f"(d / 'history.csv').write_text('epoch,val_mae\\n1,0.5\\n'); (d / 'metrics.json').write_text({record!r}); "
+              f"os.remove(d / '.lock')")
+    owner = subprocess.Popen([sys.executable, "-c", script])
+    (out / ".lock").write_text(str(owner.pid))
+    trained = []
+
+    def fake_run(e, entries=None):
+        trained.append((e.preset, e.seed))
+        return {"test": {"mae": 0.1 * (e.seed + 1)}, "train": {"mae": 0.0}}
+    monkeypatch.setattr(experiment, "run_experiment", fake_run)
+    try:
+        res = run_study({"a": (exp, [0, 1]), "b": (other, [0])}, entries=[])
+    finally:
+        owner.wait()
+    assert trained == [("cgcnn", 1), ("edge", 0)]  # the busy run was neither trained nor waited for first
+    assert res["a"]["seeds"] == [0, 1] and [r["test"]["mae"] for r in res["a"]["runs"]] == [0.5, 0.2]
+    assert res["b"]["test"]["mae"] == (0.1, 0.0)
