@@ -27,7 +27,7 @@ from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION, EDGE_PRECISIONS, LEGACY
 from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol
 from aecgcnn.provenance import stamp
 from aecgcnn.runlock import RunBusy, lock_owner, run_dir_lock, wait_for_run_dir
-from aecgcnn.train import TrainConfig, predict_dataset, resolve_device, seed_everything, train_model
+from aecgcnn.train import TrainConfig, predict_dataset, read_history, resolve_device, seed_everything, train_model
 
 
 @dataclass
@@ -358,8 +358,7 @@ def write_run_config(exp: Experiment, out: Path) -> Path:
 def read_run(out: Path) -> dict:
     """The metrics of a finished run folder (``metrics.json``) with its per-epoch ``history`` (``history.csv``)."""
     metrics = json.loads((Path(out) / "metrics.json").read_text())
-    with open(Path(out) / "history.csv", newline="") as fh:
-        metrics["history"] = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    metrics["history"] = read_history(Path(out) / "history.csv")
     return metrics
 
 

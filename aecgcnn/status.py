@@ -8,12 +8,12 @@ States: ``finished`` (``metrics.json``), ``training (pid N)`` (a live process ho
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
 
 from aecgcnn.runlock import lock_owner
+from aecgcnn.train import read_history
 
 #: the files that make a folder a run folder
 RUN_FILES = ("history.csv", "run.json", "metrics.json")
@@ -21,29 +21,11 @@ RUN_FILES = ("history.csv", "run.json", "metrics.json")
 PACE_EPOCHS = 3
 
 
-def _history(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as fh:
-        rows = []
-        for row in csv.DictReader(fh):
-            try:
-                rows.append({k: float(v) for k, v in row.items()})
-            except (TypeError, ValueError):  # a row being written
-                break
-        return rows
-
-
-def _planned(out: Path) -> dict:
-    """The run's experiment as recorded: ``metrics.json`` (finished) or ``run.json`` (written at the start of every
-    run); {} for runs started before ``run.json`` was written."""
-    for name, key in (("metrics.json", "experiment"), ("run.json", None)):
-        try:
-            record = json.loads((out / name).read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            continue
-        return record.get(key, {}) if key else record
-    return {}
+def _record(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):  # absent, or being written
+        return {}
 
 
 def run_status(out: Path) -> dict:
@@ -52,9 +34,10 @@ def run_status(out: Path) -> dict:
     (mean seconds of the last :data:`PACE_EPOCHS` epochs), ``remaining_s`` (epochs left × ``epoch_s``; None when
     finished or unknown) and ``test_mae`` (finished runs)."""
     out = Path(out)
-    hist = _history(out / "history.csv")
-    exp = _planned(out)
+    hist = read_history(out / "history.csv")
     finished = (out / "metrics.json").exists()
+    metrics = _record(out / "metrics.json") if finished else {}
+    exp = metrics.get("experiment") or _record(out / "run.json")  # the plan: recorded at the end, or at the start
     pid = None if finished else lock_owner(out / ".lock")
     state = "finished" if finished else (f"training (pid {pid})" if pid else "interrupted")
     best = min(hist, key=lambda r: r.get("val_mae", math.inf)) if hist else None
@@ -62,12 +45,7 @@ def run_status(out: Path) -> dict:
     epoch_s = sum(recent) / len(recent) if recent else None
     epochs = exp.get("epochs")
     remaining = None if finished or epochs is None or epoch_s is None else max(epochs - len(hist), 0) * epoch_s
-    test = None
-    if finished:
-        try:
-            test = json.loads((out / "metrics.json").read_text()).get("test", {}).get("mae")
-        except json.JSONDecodeError:
-            pass
+    test = metrics.get("test", {}).get("mae")
     return {"run": str(out), "preset": exp.get("preset", ""), "dataset": exp.get("dataset", ""), "state": state,
             "epoch": len(hist), "epochs": epochs, "best_val_mae": best.get("val_mae") if best else None,
             "best_epoch": int(best["epoch"]) if best and "epoch" in best else None, "epoch_s": epoch_s,

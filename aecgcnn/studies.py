@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aecgcnn.data.splits import VAL_FRACTION_OF_TRAIN
 from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION, LEGACY_EDGE_PRECISION
 from aecgcnn.protocols import DEFAULT_PROTOCOL
 
@@ -67,9 +68,9 @@ def notebook_command(name: str, profile: str, **params) -> str:
     return " ".join([f"aecgcnn reproduce {name} --profile {profile}", *extra])
 
 
-#: the training part of each random split as a fraction of the data (70-30 carves a tenth of its 70 % out for
+#: the training part of each random split as a fraction of the data (70-30 carves a share of its 70 % out for
 #: validation: :func:`aecgcnn.data.splits.split_70_30`)
-TRAIN_FRACTION = {"80-10-10": 0.8, "70-30": 0.7 * 0.9}
+TRAIN_FRACTION = {"80-10-10": 0.8, "70-30": 0.7 * (1 - VAL_FRACTION_OF_TRAIN)}
 
 
 def split_train_size(split: str, train_size: int | None, reference: str = "80-10-10") -> int | None:

@@ -249,6 +249,23 @@ def _load_state(path, identity, model, opt, result):
     return state["best_state"], state["epoch"] + 1, state["seconds"]
 
 
+def read_history(path) -> list[dict]:
+    """The rows of a history CSV written by :func:`append_history_row`, as floats; [] when there is no file. A last
+    row still being written (a process appending as it is read) is left out."""
+    import csv
+    from pathlib import Path
+    if not Path(path).exists():
+        return []
+    rows = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                rows.append({k: float(v) for k, v in row.items()})
+            except (TypeError, ValueError):
+                break
+    return rows
+
+
 def append_history_row(path, row: dict, fresh: bool = False) -> None:
     """Append one history row to a CSV (``fresh``: start the file with a header)."""
     import csv

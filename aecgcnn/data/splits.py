@@ -14,6 +14,8 @@ import numpy as np
 from aecgcnn import InputError
 
 SPLITS_DIR = Path(__file__).resolve().parents[2] / "data" / "splits"
+#: the share of a training part carved out for validation where a split has none of its own (70-30, matbench folds)
+VAL_FRACTION_OF_TRAIN = 0.1
 
 
 def _perm(ids: list[str], seed: int) -> list[str]:
@@ -33,7 +35,7 @@ def random_split(ids: list[str], fractions=(0.8, 0.1, 0.1), seed: int = 0) -> di
             "meta": {"kind": f"random-{'-'.join(str(int(round(f * 100))) for f in fractions)}", "seed": seed}}
 
 
-def split_70_30(ids: list[str], seed: int = 0, val_fraction_of_train: float = 0.1) -> dict:
+def split_70_30(ids: list[str], seed: int = 0, val_fraction_of_train: float = VAL_FRACTION_OF_TRAIN) -> dict:
     """Moosavi et al.'s 70/30 train/test split. The best-epoch selection of a neural network needs a
     validation set: it is carved out of the 70 % (``val_fraction_of_train``); the test 30 % is untouched."""
     p = _perm(ids, seed)
@@ -44,7 +46,7 @@ def split_70_30(ids: list[str], seed: int = 0, val_fraction_of_train: float = 0.
             "meta": {"kind": "70-30", "seed": seed, "val_fraction_of_train": val_fraction_of_train}}
 
 
-def file_split(entries, seed: int = 0, fold: int = 0, val_fraction_of_train: float = 0.1) -> dict:
+def file_split(entries, seed: int = 0, fold: int = 0, val_fraction_of_train: float = VAL_FRACTION_OF_TRAIN) -> dict:
     """The split shipped with the data: MEGNet's ``split`` field, or matbench ``fold`` (test = that fold,
     validation = a seeded ``val_fraction_of_train`` of the other folds)."""
     metas = [e.meta for e in entries]
