@@ -284,12 +284,12 @@ def cmd_models(args):
 
 
 def cmd_status(args):
-    from aecgcnn.status import find_runs, run_status, status_table
+    from aecgcnn.status import estimate_paces, find_runs, run_status, status_table
     try:
         runs = find_runs(args.paths)
     except FileNotFoundError as exc:
         raise InputError(str(exc)) from None
-    statuses = [run_status(r) for r in runs]
+    statuses = estimate_paces([run_status(r) for r in runs])
     if args.open:
         statuses = [s for s in statuses if s["state"] != "finished"]
     root = Path(args.paths[0]) if len(args.paths) == 1 else None
@@ -299,8 +299,22 @@ def cmd_status(args):
               "`aecgcnn train --config RUN/run.json --resume` (runs that have a run.json)")
 
 
+#: notebook parameters that are paths (relative ones are read from where `aecgcnn reproduce` is run)
+NOTEBOOK_PATH_PARAMETERS = ("out_dir", "data_dir")
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it (shorter to copy), else as it is."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def cmd_reproduce(args):
     import papermill as pm
+
+    from aecgcnn.reports import runs_dir
     root = Path(__file__).resolve().parents[1] / "notebooks"
     names = list(NOTEBOOKS) if args.name == "all" else [args.name]
     # executed notebooks go under runs/ (ignored by git and by the notebook tests), never beside the sources
@@ -314,7 +328,12 @@ def cmd_reproduce(args):
                 params[key] = json.loads(value)
             except json.JSONDecodeError:
                 params[key] = value
-        print(f"running {stem}.ipynb with {params}")
+        for key in NOTEBOOK_PATH_PARAMETERS:  # the notebook runs in notebooks/: paths are the caller's, so absolute
+            if isinstance(params.get(key), str):
+                params[key] = str(Path(params[key]).resolve())
+        runs = runs_dir(str(params["profile"]), params.get("out_dir"))
+        print(f"running {stem}.ipynb with {params} (executed copy: {out_dir / f'{stem}.ipynb'}; the progress of its "
+              f"training runs: aecgcnn status {_shown_path(runs)} --open)")
         pm.execute_notebook(str(root / f"{stem}.ipynb"), str(out_dir / f"{stem}.ipynb"), parameters=params,
                             cwd=str(root), progress_bar=True)
 
@@ -451,8 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out-dir", default=None, help="where the executed notebooks go (default runs/<profile>/notebooks)")
     q.set_defaults(func=cmd_reproduce)
 
-    q = sub.add_parser("status", help="where long runs stand: state, epochs done, best validation MAE, time still "
-                                      "needed (every run folder under the given folders)")
+    q = sub.add_parser("status", help="where long runs stand: state (finished, training, interrupted, not started), "
+                                      "epochs done, best validation MAE, time still needed (every run folder under "
+                                      "the given folders)")
     q.add_argument("paths", nargs="*", default=["runs"], help="folders to search (default: runs)")
     q.add_argument("--open", action="store_true", help="only the runs that have not finished")
     q.set_defaults(func=cmd_status)

@@ -349,10 +349,23 @@ def write_run_config(exp: Experiment, out: Path) -> Path:
     """``out/run.json``: the run configuration (every Experiment field), written at the start of a run and never
     half-written. ``aecgcnn train --config out/run.json --resume`` continues the run; ``aecgcnn status`` reads its
     planned epochs."""
-    config, tmp = out / "run.json", out / "run.json.tmp"
+    config, tmp = out / "run.json", out / f"run.json.{os.getpid()}.tmp"  # two processes may write it at once
     tmp.write_text(json.dumps(asdict(exp), indent=2))
     os.replace(tmp, config)
     return config
+
+
+def record_plan(exp: Experiment) -> None:
+    """Write ``run.json`` into the folder of a run that a queue will train later, so that ``aecgcnn status`` lists it
+    as *not started* and counts its time before it starts. Only for a run with no epoch done that no live process
+    holds (a started run keeps the plan it started with; an unstarted one takes the queue's current plan)."""
+    if not exp.out_dir:
+        return
+    out = Path(exp.out_dir)
+    started = any((out / name).exists() for name in ("metrics.json", "history.csv", "train_state.pt"))
+    if not started and lock_owner(out / ".lock") is None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_run_config(exp, out)
 
 
 def read_run(out: Path) -> dict:
@@ -422,9 +435,13 @@ def run_study(groups: dict, entries=None, processes: int | str = 1, finished_onl
     the :func:`run_seeds` result of that group. Finished runs are reused; a run another live process is training is
     put off until the queue's other runs are done, then waited for and reused. So two processes running the same
     study (e.g. ``aecgcnn reproduce table3`` started twice on a 2-core machine) share its runs instead of one
-    waiting for the other. ``entries``: the dataset's entries when every group uses one dataset (else each group's
-    dataset is loaded once); ``processes`` / ``finished_only``: as :func:`run_seeds`."""
+    waiting for the other. Every run of the queue gets its plan (:func:`record_plan`) before the first trains.
+    ``entries``: the dataset's entries when every group uses one dataset (else each group's dataset is loaded once);
+    ``processes`` / ``finished_only``: as :func:`run_seeds`."""
     queue = [(key, seed, seed_experiment(exp, seed)) for key, (exp, seeds) in groups.items() for seed in seeds]
+    if not finished_only:  # the whole queue is visible to `aecgcnn status` from the start
+        for _, _, sub in queue:
+            record_plan(sub)
     loaded = {}
 
     def entries_of(e: Experiment):

@@ -15,9 +15,14 @@ def output_dirs(profile: str, out_dir=None) -> tuple[Path, Path]:
     """(figures/tables folder, runs folder) for a profile: ``figures/<profile>`` and ``runs/<profile>``
     unless ``out_dir`` is given, so CI's quick profile never overwrites committed cpu/paper results."""
     figs = Path(out_dir) if out_dir else FIGURES / profile
-    runs = (Path(out_dir) / "runs") if out_dir else FIGURES.parent / "runs" / profile
     figs.mkdir(parents=True, exist_ok=True)
-    return figs, runs
+    return figs, runs_dir(profile, out_dir)
+
+
+def runs_dir(profile: str, out_dir=None) -> Path:
+    """Where a notebook of ``profile`` keeps its training runs: ``runs/<profile>`` of the repository, or
+    ``out_dir/runs`` when the notebook's ``out_dir`` parameter is given."""
+    return (Path(out_dir) / "runs") if out_dir else FIGURES.parent / "runs" / profile
 
 
 def write_table(df: pd.DataFrame, name: str, caption: str, out_dir=None, **provenance) -> Path:

@@ -4,7 +4,9 @@ epochs and, for a run that is training or was interrupted, the time its remainin
 Read-only: it opens no checkpoint and takes no lock (``aecgcnn status``).
 
 States: ``finished`` (``metrics.json``), ``training (pid N)`` (a live process holds ``.lock``), ``interrupted``
-(neither: rerun the notebook or ``aecgcnn train ... --resume`` to continue it).
+(neither: rerun the notebook or ``aecgcnn train ... --resume`` to continue it), ``not started`` (a plan and no
+epoch: a notebook's queue records every run it will train when it starts, so a study's whole remaining time shows).
+A run with no epoch yet has no pace of its own: :func:`estimate_paces` takes that of the most similar run.
 """
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ from aecgcnn.train import read_history
 RUN_FILES = ("history.csv", "run.json", "metrics.json")
 #: epochs over which the recent pace is averaged
 PACE_EPOCHS = 3
+#: plan keys on which the time of an epoch depends besides the number of crystals: a run's pace stands for another's
+#: only when these agree (the seed, split and output folder do not matter)
+PACE_KEYS = ("dataset", "preset", "overrides", "protocol", "batch_size", "edge_precision", "amp", "compile", "cutoff",
+             "max_neighbors", "device")
 
 
 def _record(path: Path) -> dict:
@@ -39,17 +45,47 @@ def run_status(out: Path) -> dict:
     metrics = _record(out / "metrics.json") if finished else {}
     exp = metrics.get("experiment") or _record(out / "run.json")  # the plan: recorded at the end, or at the start
     pid = None if finished else lock_owner(out / ".lock")
-    state = "finished" if finished else (f"training (pid {pid})" if pid else "interrupted")
+    state = "finished" if finished else f"training (pid {pid})" if pid else "interrupted" if hist else "not started"
     best = min(hist, key=lambda r: r.get("val_mae", math.inf)) if hist else None
     recent = [r["seconds"] for r in hist[-PACE_EPOCHS:] if "seconds" in r]
     epoch_s = sum(recent) / len(recent) if recent else None
     epochs = exp.get("epochs")
     remaining = None if finished or epochs is None or epoch_s is None else max(epochs - len(hist), 0) * epoch_s
     test = metrics.get("test", {}).get("mae")
+    sizes = metrics.get("sizes", {})
     return {"run": str(out), "preset": exp.get("preset", ""), "dataset": exp.get("dataset", ""), "state": state,
             "epoch": len(hist), "epochs": epochs, "best_val_mae": best.get("val_mae") if best else None,
             "best_epoch": int(best["epoch"]) if best and "epoch" in best else None, "epoch_s": epoch_s,
-            "remaining_s": remaining, "test_mae": test}
+            "remaining_s": remaining, "estimated": False, "test_mae": test, "plan": exp,
+            "crystals": _crystals_per_epoch(sizes.get("train", exp.get("train_size")),
+                                            sizes.get("val", exp.get("val_size")))}
+
+
+def _crystals_per_epoch(train: int | None, val: int | None) -> float | None:
+    """What an epoch's time scales with: the training crystals plus a third of the validation crystals (validation
+    runs the forward pass only, about a third of a training step); None when the training size is not known."""
+    return None if train is None else train + (val or 0) / 3
+
+
+def estimate_paces(statuses: list[dict]) -> list[dict]:
+    """Fill ``epoch_s`` and ``remaining_s`` of the unfinished runs that have no epoch yet (``estimated`` True) from the
+    runs whose plans agree on :data:`PACE_KEYS`: the mean pace of those with the same number of crystals per epoch,
+    else that of the nearest size scaled by the ratio of crystals per epoch. Left None when no run is similar."""
+    def key(s):
+        return tuple(json.dumps(s["plan"].get(k), sort_keys=True) for k in PACE_KEYS)
+
+    for s in statuses:
+        if s["state"] == "finished" or s["epoch_s"] is not None or s["epochs"] is None or not s["crystals"]:
+            continue
+        similar = [r for r in statuses
+                   if r["epoch_s"] is not None and not r["estimated"] and r["crystals"] and key(r) == key(s)]
+        if not similar:
+            continue
+        nearest = min(abs(math.log(r["crystals"] / s["crystals"])) for r in similar)
+        ref = [r for r in similar if abs(math.log(r["crystals"] / s["crystals"])) == nearest]
+        s["epoch_s"] = sum(r["epoch_s"] * s["crystals"] / r["crystals"] for r in ref) / len(ref)
+        s["remaining_s"], s["estimated"] = max(s["epochs"] - s["epoch"], 0) * s["epoch_s"], True
+    return statuses
 
 
 def find_runs(paths) -> list[Path]:
@@ -80,8 +116,8 @@ def status_table(statuses: list[dict], root: Path | None = None) -> list[str]:
         name = run.relative_to(root).as_posix() if root and run.is_relative_to(root) else run.as_posix()
         cells = [name or ".", s["preset"], s["state"], f"{s['epoch']}/{s['epochs'] or '?'}",
                  f"{s['best_val_mae']:.4g} ({s['best_epoch']})" if s["best_val_mae"] is not None else "",
-                 f"{s['epoch_s']:.0f}" if s["epoch_s"] is not None else "",
-                 "" if s["state"] == "finished" else _duration(s["remaining_s"]),
+                 ("≈ " if s.get("estimated") else "") + f"{s['epoch_s']:.0f}" if s["epoch_s"] is not None else "",
+                 "" if s["state"] == "finished" else ("≈ " if s.get("estimated") else "") + _duration(s["remaining_s"]),
                  f"{s['test_mae']:.4g}" if s["test_mae"] is not None else ""]
         lines.append("| " + " | ".join(cells) + " |")
     counts = {}
@@ -96,6 +132,12 @@ def status_table(statuses: list[dict], root: Path | None = None) -> list[str]:
             runs = "1 unfinished run with a recorded plan needs" if len(known) == 1 else \
                 f"{len(known)} unfinished runs with a recorded plan need"
             summary += f"; {runs} {_duration(sum(known))} more at the recent pace"
-        if len(known) < len(open_runs):
-            summary += f" ({len(open_runs) - len(known)} started before plans were recorded: epochs planned unknown)"
+            if any(s.get("estimated") for s in open_runs):
+                summary += " (≈: no epoch yet, the pace of the most similar run scaled to its size)"
+        unplanned = sum(s["remaining_s"] is None and s["epochs"] is None for s in open_runs)
+        unpaced = sum(s["remaining_s"] is None and s["epochs"] is not None for s in open_runs)
+        if unplanned:
+            summary += f" ({unplanned} started before plans were recorded: epochs planned unknown)"
+        if unpaced:
+            summary += f" ({unpaced} with no epoch yet and no similar run to take a pace from: time unknown)"
     return lines + ["", summary]

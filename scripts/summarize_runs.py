@@ -1,7 +1,6 @@
 """Collect finished runs (metrics.json under a folder) into one stamped results table.
 
     python scripts/summarize_runs.py runs/mp1000 --name mp1000_presets --out results
-    python scripts/summarize_runs.py runs/cpu-b16 runs/cpu/core2019-co2-0.15bar/80-10-10 --name mof_batch_size
 """
 import argparse
 import json

@@ -207,3 +207,21 @@ def test_edge_precision_is_recorded_and_followed_by_predict(tmp_path, monkeypatc
     assert seen[2:] == ["bf16"]
     assert not (preds[0] == preds[2]).all()
     assert abs(preds[0] - preds[2]).max() < 0.05 * abs(preds[2]).max() + 1e-3
+
+
+def test_reproduce_hands_the_notebook_absolute_paths_and_says_where_to_follow_its_runs(tmp_path, capsys,
+                                                                                       monkeypatch):
+    """`aecgcnn reproduce` runs the notebook in notebooks/, so relative path parameters are the caller's and are
+    passed on absolute; it prints where the executed copy goes and the `status` command for the notebook's runs."""
+    import papermill
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook", lambda src, dst, **kw: calls.append((src, dst, kw)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["reproduce", "table2", "--profile", "quick", "--out-dir", "executed", "-p", "out_dir", "mine",
+                 "-p", "data_dir", "data", "-p", "seeds", "[0, 1]"]) == 0
+    (src, dst, kw), = calls
+    assert src.endswith("notebooks/03_table2_splits.ipynb") and dst == "executed/03_table2_splits.ipynb"
+    assert kw["parameters"] == {"profile": "quick", "out_dir": str(tmp_path / "mine"),
+                                "data_dir": str(tmp_path / "data"), "seeds": [0, 1]}
+    assert kw["cwd"].endswith("notebooks")
+    assert "aecgcnn status mine/runs --open" in capsys.readouterr().out

@@ -153,7 +153,12 @@ def test_run_study_does_the_other_runs_first_while_another_process_trains_one(tm
     (out / ".lock").write_text(str(owner.pid))
     trained = []
 
+    plans_at_first_run = []
+
     def fake_run(e, entries=None):
+        if not trained:  # every queued run has its plan before the first trains; the busy one keeps its owner's
+            plans_at_first_run.extend(sorted(f.parent.relative_to(tmp_path).as_posix()
+                                             for f in tmp_path.rglob("run.json")))
         trained.append((e.preset, e.seed))
         return {"test": {"mae": 0.1 * (e.seed + 1)}, "train": {"mae": 0.0}}
     monkeypatch.setattr(experiment, "run_experiment", fake_run)
@@ -161,6 +166,8 @@ def test_run_study_does_the_other_runs_first_while_another_process_trains_one(tm
         res = run_study({"a": (exp, [0, 1]), "b": (other, [0])}, entries=[])
     finally:
         owner.wait()
+    assert plans_at_first_run == ["a/seed1", "b/seed0"]
+    assert json.loads((tmp_path / "b" / "seed0" / "run.json").read_text()) == asdict(seed_experiment(other, 0))
     assert trained == [("cgcnn", 1), ("edge", 0)]  # the busy run was neither trained nor waited for first
     assert res["a"]["seeds"] == [0, 1] and [r["test"]["mae"] for r in res["a"]["runs"]] == [0.5, 0.2]
     assert res["b"]["test"]["mae"] == (0.1, 0.0)

@@ -3,7 +3,7 @@ the time its remaining epochs need at the recent pace; ``aecgcnn status`` on a r
 import json
 import os
 
-from aecgcnn.status import find_runs, run_status, status_table
+from aecgcnn.status import estimate_paces, find_runs, run_status, status_table
 
 HEAD = "epoch,train_loss,train_mae,val_loss,val_mae,val_srcc,seconds\n"
 
@@ -61,3 +61,32 @@ def test_status_command(tmp_path, capsys):
     assert capsys.readouterr().out.rstrip().endswith("no runs")
     assert main(["status", str(tmp_path / "nowhere")]) == 2
     assert "nowhere: no such folder" in capsys.readouterr().err
+
+
+def test_runs_not_started_take_the_pace_of_the_most_similar_run(tmp_path):
+    """A queue records the plan of every run it will train: such a run is *not started*, and its time comes from the
+    runs whose plans agree on what an epoch costs (model, data, batch, precision...), the nearest size scaled by
+    crystals per epoch (training + a third of validation); an unlike run stays unknown."""
+    plan = {"preset": "geocgnn", "dataset": "mp", "epochs": 30, "batch_size": 64, "val_size": 600}
+    write_run(tmp_path / "n1000" / "seed0", [(1, 0.5, 12), (2, 0.4, 12)], {**plan, "train_size": 1000})
+    write_run(tmp_path / "n3000" / "seed0", [(1, 0.5, 31), (2, 0.4, 33)], {**plan, "train_size": 3000})
+    write_run(tmp_path / "n3000" / "seed1", [(1, 0.5, 33), (2, 0.4, 35)], {**plan, "train_size": 3000})
+    for name, changes in {"n6000": {"train_size": 6000}, "n1000-b256": {"train_size": 1000, "batch_size": 256},
+                          "full": {"train_size": None}}.items():
+        (tmp_path / name / "seed0").mkdir(parents=True)
+        (tmp_path / name / "seed0" / "run.json").write_text(json.dumps({**plan, **changes}))
+    s = {r.relative_to(tmp_path).as_posix(): run_status(r) for r in find_runs([tmp_path])}
+    assert s["n6000/seed0"]["state"] == "not started" and s["n6000/seed0"]["epoch_s"] is None
+    estimate_paces(list(s.values()))
+    # nearest size: the two 3,000 runs (paces 32 s and 34 s at 3,200 crystals per epoch) scaled to 6,200
+    assert s["n6000/seed0"]["estimated"] and abs(s["n6000/seed0"]["epoch_s"] - 33 * 6200 / 3200) < 1e-9
+    assert abs(s["n6000/seed0"]["remaining_s"] - 30 * 33 * 6200 / 3200) < 1e-6
+    assert s["n1000-b256/seed0"]["remaining_s"] is None and s["full/seed0"]["remaining_s"] is None
+    assert not s["n3000/seed1"]["estimated"] and s["n3000/seed1"]["epoch_s"] == 34  # measured paces stay
+    lines = status_table(list(s.values()), tmp_path)
+    assert "| n6000/seed0 | geocgnn | not started | 0/30 |  | ≈ 64 | ≈ 32 min |  |" in lines
+    assert "| full/seed0 | geocgnn | not started | 0/30 |  |  | ? |  |" in lines
+    # still needed: 28 × 12 + 28 × 32 + 28 × 34 + 30 × 63.9 s = 68.4 min
+    assert lines[-1] == ("3 interrupted, 3 not started; 4 unfinished runs with a recorded plan need 1 h 08 min more at "
+                         "the recent pace (≈: no epoch yet, the pace of the most similar run scaled to its size) "
+                         "(2 with no epoch yet and no similar run to take a pace from: time unknown)")

@@ -43,6 +43,7 @@ def test_split_and_learning_curve():
     assert learning_curve_verdict({44376: ([0.03], [0.05])}).status == "undecided"
     # the paper's wording, "for both configurations": its largest rows; our smaller sizes do not count there
     assert "GeoCGNN lower at 300, 500, 3,478, 6,956, 13,912" in v.paper  # from the paper's own Table III
+    assert "one split per size, tested on 38–1,739 crystals" in v.paper  # its printed split column
     large = large_size_verdict(worse)
     assert large.status == "undecided" and "44,376" in large.evidence and "300:" not in large.evidence
     assert "one seed has no spread" in large.reason
@@ -99,3 +100,14 @@ def test_seeds_must_agree_for_an_attention_verdict():
     flipped = [metal_verdict({**metal, "top1_share": 0.2}, 300, seeds=2)]  # seed 1 disagrees on metals
     assert combine_seeds({0: one[:1], 1: flipped})[0].reason == "the seeds disagree: seed 0 supported, seed 1 undecided"
     assert combine_seeds({0: one}) == one
+
+
+def test_paper_table3_splits_transcribe_the_printed_column():
+    """Table III's "train/validation/test split" column as printed: 300/38/38 ... 111,496/13,936/13,936; up to
+    13,912 the validation and test sets are an eighth of the training set."""
+    from aecgcnn.paper import TABLE3, TABLE3_SPLITS
+    assert set(TABLE3_SPLITS) == set(TABLE3)
+    assert TABLE3_SPLITS[300] == (38, 38) and TABLE3_SPLITS[27824] == (9274, 9274)
+    assert TABLE3_SPLITS[111496] == (13936, 13936)
+    for n in (300, 500, 1000, 3478, 6956, 13912):
+        assert all(abs(k - n / 8) <= 1 for k in TABLE3_SPLITS[n])
