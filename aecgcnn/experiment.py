@@ -298,16 +298,21 @@ def _data_root(exp: Experiment) -> str:
     return "demo" if is_demo(root) else str(root)
 
 
-def same_experiment(saved: dict, exp: Experiment) -> bool:
-    """Whether an experiment recorded in a run's metrics.json is ``exp`` (keys the record lacks, written by an
-    older version, take their :data:`LEGACY_VALUES`, else their defaults; ``progress`` and ``resume`` do not
-    count)."""
+def experiment_differences(saved: dict, exp: Experiment) -> dict:
+    """Where an experiment recorded in a run's metrics.json differs from ``exp``: {key: (recorded, requested)}
+    (keys the record lacks, written by an older version, take their :data:`LEGACY_VALUES`, else their defaults;
+    ``progress`` and ``resume`` do not count)."""
     ignore = ("progress", "resume")
     defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
                 for f in fields(Experiment) if f.default is not MISSING or f.default_factory is not MISSING}
     defaults.update(LEGACY_VALUES)
-    recorded = {k: v for k, v in {**defaults, **saved}.items() if k not in ignore}
-    return recorded == {k: v for k, v in asdict(exp).items() if k not in ignore}
+    recorded = {**defaults, **saved}
+    return {k: (recorded.get(k), v) for k, v in asdict(exp).items() if k not in ignore and recorded.get(k) != v}
+
+
+def same_experiment(saved: dict, exp: Experiment) -> bool:
+    """Whether an experiment recorded in a run's metrics.json is ``exp`` (:func:`experiment_differences`)."""
+    return not experiment_differences(saved, exp)
 
 
 def run_or_load(exp: Experiment, entries=None, processes: int | str = 1) -> dict:
@@ -399,6 +404,7 @@ def _reuse_decision(exp: Experiment) -> tuple[str, dict | None]:
     if (metrics := finished_run(exp)) is not None:
         print(f"[aecgcnn] reusing finished run {out}")
         return "reuse", metrics
+    _refuse_to_overwrite(exp, out)
     state = out / "train_state.pt"
     if state.exists():
         import torch
@@ -407,6 +413,23 @@ def _reuse_decision(exp: Experiment) -> tuple[str, dict | None]:
             return "resume", None
         print(f"[aecgcnn] {state} is the state of another experiment: training afresh")
     return "train", None
+
+
+def _refuse_to_overwrite(exp: Experiment, out: Path) -> None:
+    """A finished run in ``out`` that is not ``exp`` (other settings or other data) is never trained over: an
+    InputError names the folder and the differences. Settings a run may be continued with (:data:`RESUMABLE_ACROSS`,
+    e.g. more ``epochs``: ``--resume`` extends it) do not count."""
+    if not (out / "metrics.json").exists():
+        return
+    metrics = json.loads((out / "metrics.json").read_text())
+    differences = {k: v for k, v in experiment_differences(metrics.get("experiment", {}), exp).items()
+                   if k not in RESUMABLE_ACROSS}
+    if metrics.get("data_root", _data_root(exp)) != _data_root(exp):
+        differences["data"] = (metrics["data_root"], _data_root(exp))
+    if differences:
+        listed = "; ".join(f"{k}: {a!r} there, {b!r} here" for k, (a, b) in differences.items())
+        raise InputError(f"{out} holds a finished run of another experiment ({listed}); it is not overwritten: "
+                         "give this run another output folder, or move that one away")
 
 
 def seed_experiment(exp: Experiment, seed: int) -> Experiment:

@@ -11,10 +11,12 @@ from aecgcnn.provenance import stamp
 
 FIGURES = Path(__file__).resolve().parents[1] / "figures"
 
-def output_dirs(profile: str, out_dir=None) -> tuple[Path, Path]:
+def output_dirs(profile: str, out_dir=None, variant: str = "") -> tuple[Path, Path]:
     """(figures/tables folder, runs folder) for a profile: ``figures/<profile>`` and ``runs/<profile>``
-    unless ``out_dir`` is given, so CI's quick profile never overwrites committed cpu/paper results."""
-    figs = Path(out_dir) if out_dir else FIGURES / profile
+    unless ``out_dir`` is given, so CI's quick profile never overwrites committed cpu/paper results. ``variant``
+    (:func:`aecgcnn.studies.run_variant`: notebook parameters that change what a run computes) puts the tables and
+    figures in ``figures/<profile>/<variant>``, beside the profile's own (its runs get their own folders too)."""
+    figs = (Path(out_dir) if out_dir else FIGURES / profile) / variant
     figs.mkdir(parents=True, exist_ok=True)
     return figs, runs_dir(profile, out_dir)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aecgcnn.data.datasets import is_demo, resolve_data_dir
 from aecgcnn.data.splits import VAL_FRACTION_OF_TRAIN
 from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION, LEGACY_EDGE_PRECISION
 from aecgcnn.protocols import DEFAULT_PROTOCOL
@@ -53,10 +54,45 @@ def profile_settings(family: str, profile: str, **overrides) -> dict:
     table's settings equal the profile's."""
     if family not in PROFILES or profile not in PROFILES[family]:
         raise ValueError(f"unknown profile {family}/{profile}: profiles are quick, cpu, paper")
-    settings = {**DEFAULTS, **PROFILES[family][profile], **{k: v for k, v in overrides.items() if v is not None}}
+    base = {**DEFAULTS, **PROFILES[family][profile]}
+    settings = {**base, **{k: v for k, v in overrides.items() if v is not None}}
     if not settings.get("finished_only"):
         settings.pop("finished_only", None)
+    changed = {k: settings[k] for k in RUN_SETTINGS if k in base and settings[k] != base[k]}
+    if changed:  # the runs of these settings are other runs: run_variant names their folder
+        settings["changed"] = changed
     return settings
+
+
+#: profile settings that change what a run computes (seeds only pick runs; finished_only and processes do not count)
+RUN_SETTINGS = ("epochs", "batch_size", "train_size", "val_size", "test_size", "edge_precision")
+
+
+def run_variant(settings: dict, model_options: dict | None = None, protocol: str = DEFAULT_PROTOCOL,
+                lr: float | None = None, weight_decay: float | None = None, data_dir=None) -> str:
+    """The folder that keeps the runs of a notebook whose parameters change what a run computes: '' for the
+    profile's own runs, else the changes as ``key=value`` joined by commas (profile settings the notebook overrode,
+    ``settings["changed"]``; AE-CGCNN ``model_options``; a protocol other than the default; ``lr``;
+    ``weight_decay``; ``data=demo`` when ``data_dir`` resolves to the demo sample shipped with the package, so a run
+    on the demo sample never meets one on the full data), e.g. ``lr=0.0003,node_dim=128``. A value with characters unsafe in a file name (replaced by
+    ``_``) or a name past 80 characters (cut at a comma) gets ``+`` and a hash of the whole, so two variants never
+    share a folder. So changing a parameter trains new runs beside the profile's, never over them."""
+    import hashlib
+    import re
+    parts = {**settings.get("changed", {}), **(model_options or {})}
+    parts.update({k: v for k, v in (("protocol", protocol), ("lr", lr), ("weight_decay", weight_decay))
+                  if v is not None and v != DEFAULT_PROTOCOL})
+    if is_demo(resolve_data_dir(data_dir)):
+        parts["data"] = "demo"
+    if not parts:
+        return ""
+    raw = [f"{k}={json.dumps(v, sort_keys=True, separators=(',', ':')).strip(chr(34))}" for k, v in sorted(parts.items())]
+    safe = [re.sub(r"[^A-Za-z0-9=._+-]", "_", r) for r in raw]
+    kept = [part for k, part in enumerate(safe) if len(",".join(safe[:k + 1])) <= 80] or [safe[0][:80]]
+    name = ",".join(kept)
+    if safe != raw or kept != safe:
+        name += "+" + hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:8]
+    return name
 
 
 def notebook_command(name: str, profile: str, **params) -> str:
@@ -88,34 +124,41 @@ def ladder_experiment(dataset: str, preset: str, settings: dict, runs_dir, split
                       device: str = "auto", protocol: str = DEFAULT_PROTOCOL, model_options: dict | None = None,
                       lr: float | None = None, weight_decay: float | None = None, overrides: dict | None = None):
     """The Experiment of one ladder rung with a profile's ``settings`` (:func:`profile_settings`), its runs in
-    ``runs_dir/<dataset>/<split>/<preset>/seed<k>`` (:func:`aecgcnn.experiment.run_seeds`): what Table I and
-    Figures 1-2 train and the quickstart reuses. ``model_options``: AE-CGCNN config changes of every rung;
-    ``overrides``: this rung's own. The profile's ``train_size`` is that of the 80-10-10 split; other splits scale
-    it (:func:`split_train_size`)."""
+    ``runs_dir/<dataset>/<split>/<preset>[/<variant>]/seed<k>`` (:func:`aecgcnn.experiment.run_seeds`;
+    :func:`run_variant` when the notebook's parameters change what a run computes): what Table I and Figures 1-2
+    train and the quickstart reuses. ``model_options``: AE-CGCNN config changes of every rung; ``overrides``: this
+    rung's own. The profile's ``train_size`` is that of the 80-10-10 split; other splits scale it
+    (:func:`split_train_size`)."""
     from aecgcnn.experiment import Experiment
+    variant = run_variant(settings, model_options, protocol, lr, weight_decay, data_dir)
+    folder = Path(runs_dir) / dataset / split / preset / variant
     return Experiment(dataset=dataset, preset=preset, split=split, epochs=settings["epochs"],
                       train_size=split_train_size(split, settings["train_size"]), val_size=settings["val_size"],
                       test_size=settings["test_size"], batch_size=settings["batch_size"],
                       device=device, compile=settings["compile"], edge_precision=settings["edge_precision"],
-                      data_dir=data_dir, out_dir=str(Path(runs_dir) / dataset / split / preset),
+                      data_dir=data_dir, out_dir=str(folder),
                       overrides={**(model_options or {}), **(overrides or {})}, protocol=protocol,
                       lr=lr, weight_decay=weight_decay)
 
 
 def curve_experiment(dataset: str, preset: str, train_size: int, settings: dict, runs_dir, data_dir=None,
                      device: str = "auto", protocol: str = DEFAULT_PROTOCOL, overrides: dict | None = None,
-                     lr: float | None = None, weight_decay: float | None = None):
+                     lr: float | None = None, weight_decay: float | None = None, model_options: dict | None = None):
     """The Experiment of one Table III learning-curve point: ``train_size`` crystals of the dataset's training file,
     validation / test subsets of the profile's sizes from its validation / test files (``settings``:
     :func:`profile_settings` of ``mp_curve``); each subset is drawn by the run's seed, so for one seed the training
     subsets are nested and the validation / test subsets are the same at every size. Runs go to
-    ``runs_dir/<dataset>/learning-curve/<preset>/n<size>/seed<k>``; ``overrides``: the model's config changes."""
+    ``runs_dir/<dataset>/learning-curve/<preset>[/<variant>]/n<size>/seed<k>`` (:func:`run_variant`);
+    ``overrides``: the study's own config changes of this model, ``model_options``: the notebook's (AE-CGCNN)."""
     from aecgcnn.experiment import Experiment
-    return Experiment(dataset=dataset, preset=preset, overrides=overrides or {}, split="file", train_size=train_size,
+    variant = run_variant(settings, model_options, protocol, lr, weight_decay, data_dir)
+    folder = Path(runs_dir) / dataset / "learning-curve" / preset / variant
+    return Experiment(dataset=dataset, preset=preset, overrides={**(model_options or {}), **(overrides or {})},
+                      split="file", train_size=train_size,
                       val_size=settings["val_size"], test_size=settings["test_size"], epochs=settings["epochs"],
                       batch_size=settings["batch_size"], device=device, compile=settings["compile"], data_dir=data_dir,
                       edge_precision=settings["edge_precision"], protocol=protocol, lr=lr, weight_decay=weight_decay,
-                      out_dir=str(Path(runs_dir) / dataset / "learning-curve" / preset / f"n{train_size}"))
+                      out_dir=str(folder / f"n{train_size}"))
 
 
 def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str = "80-10-10", data_dir=None,

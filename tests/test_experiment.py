@@ -171,3 +171,29 @@ def test_run_study_does_the_other_runs_first_while_another_process_trains_one(tm
     assert trained == [("cgcnn", 1), ("edge", 0)]  # the busy run was neither trained nor waited for first
     assert res["a"]["seeds"] == [0, 1] and [r["test"]["mae"] for r in res["a"]["runs"]] == [0.5, 0.2]
     assert res["b"]["test"]["mae"] == (0.1, 0.0)
+
+
+def test_a_finished_run_of_another_experiment_is_never_trained_over(tmp_path, monkeypatch):
+    """A folder that holds a finished run of other settings (or other data) is refused with the differences named;
+    settings a run may be continued with (more epochs: --resume extends it) are not a difference."""
+    import json
+    from dataclasses import asdict, replace
+
+    import pytest
+
+    from aecgcnn import InputError, experiment
+    from aecgcnn.experiment import Experiment, run_or_load
+    exp = Experiment(dataset="x", epochs=3, out_dir=str(tmp_path))
+    (tmp_path / "metrics.json").write_text(json.dumps({"experiment": asdict(exp), "data_root": "/data/a"}))
+    monkeypatch.setattr(experiment, "_data_root", lambda e: "/data/a")
+    calls = []
+    monkeypatch.setattr(experiment, "run_experiment", lambda e, entries=None: calls.append(e.epochs) or {})
+    with pytest.raises(InputError, match=r"holds a finished run of another experiment \(lr: None there, 0.01 here\); "
+                                         r"it is not overwritten"):
+        run_or_load(replace(exp, lr=0.01), entries=[])
+    monkeypatch.setattr(experiment, "_data_root", lambda e: "demo")
+    with pytest.raises(InputError, match=r"data: '/data/a' there, 'demo' here"):
+        run_or_load(replace(exp, epochs=5), entries=[])
+    monkeypatch.setattr(experiment, "_data_root", lambda e: "/data/a")
+    run_or_load(replace(exp, epochs=5), entries=[])  # extending the same run is allowed
+    assert calls == [5] and json.loads((tmp_path / "metrics.json").read_text())["experiment"]["epochs"] == 3

@@ -63,3 +63,42 @@ def test_a_reduced_table2_keeps_the_papers_ratio_of_training_data():
     s = profile_settings("mof", "cpu")
     assert ladder_experiment("x", "ae-cgcnn", s, "runs", "70-30").train_size == split_train_size("70-30", s["train_size"])
     assert ladder_experiment("x", "ae-cgcnn", s, "runs", "80-10-10").train_size == s["train_size"]
+
+
+def test_notebook_parameters_that_change_a_run_get_their_own_folders(tmp_path, monkeypatch):
+    """Changing a notebook parameter that changes what a run computes (a profile setting, model_options, the
+    protocol, lr, weight decay, the demo sample instead of the data) trains new runs beside the profile's, never over
+    them: the profile's own runs keep their folders (literal paths below), a variant's folder is named after its
+    changes, and GeoCGNN's Table III runs ignore the AE-CGCNN model_options. Tables and figures of a variant go to
+    figures/<profile>/<variant>."""
+    from aecgcnn.reports import output_dirs
+    from aecgcnn.studies import curve_experiment, ladder_experiment, run_variant
+    monkeypatch.setenv("AECGCNN_DATA", str(tmp_path / "data"))  # a data directory: the profile's own runs
+    cpu, mp = profile_settings("mof", "cpu", seeds=[0], finished_only=True), profile_settings("mp_curve", "cpu")
+    assert "changed" not in cpu and run_variant(cpu) == "" and run_variant(cpu, {}, "paper", None, None) == ""
+    assert ladder_experiment("core2019-co2-0.15bar", "ae-cgcnn", cpu, tmp_path).out_dir == \
+        str(tmp_path / "core2019-co2-0.15bar" / "80-10-10" / "ae-cgcnn")
+    assert curve_experiment("mp-megnet-2018", "ae-cgcnn", 300, mp, tmp_path, overrides={"geo_features": "radial"}
+                            ).out_dir == str(tmp_path / "mp-megnet-2018" / "learning-curve" / "ae-cgcnn" / "n300")
+    longer = profile_settings("mof", "cpu", epochs=50, batch_size=64)  # 64 is the profile's: not a change
+    assert longer["changed"] == {"epochs": 50}
+    name = run_variant(longer, {"node_dim": 128}, "reference-cgcnn", 3e-4, 0)
+    assert name == "epochs=50,lr=0.0003,node_dim=128,protocol=reference-cgcnn,weight_decay=0"
+    exp = ladder_experiment("core2019-co2-0.15bar", "cgcnn", longer, tmp_path, model_options={"node_dim": 128},
+                            lr=3e-4)
+    assert exp.out_dir == str(tmp_path / "core2019-co2-0.15bar" / "80-10-10" / "cgcnn" / "epochs=50,lr=0.0003,node_dim=128")
+    assert exp.epochs == 50 and exp.overrides == {"node_dim": 128} and exp.lr == 3e-4
+    ae = curve_experiment("mp-megnet-2018", "ae-cgcnn", 300, mp, tmp_path, overrides={"geo_features": "radial"},
+                          model_options={"attention_norm": "per-head"})
+    assert ae.out_dir.endswith("ae-cgcnn/attention_norm=per-head/n300")
+    assert ae.overrides == {"attention_norm": "per-head", "geo_features": "radial"}
+    assert curve_experiment("mp-megnet-2018", "geocgnn", 300, mp, tmp_path).out_dir.endswith("geocgnn/n300")
+    # unsafe characters and long names: readable prefix + a hash of the whole, so variants never share a folder
+    odd = run_variant(cpu, {"hidden": [64, 64]})
+    assert odd.startswith("hidden=_64_64_+") and odd != run_variant(cpu, {"hidden": "[64, 64]"})
+    assert len(run_variant(cpu, {f"option_{k}": k for k in range(20)})) <= 90
+    figs, runs = output_dirs("cpu", tmp_path, name)
+    assert figs == tmp_path / name and figs.is_dir() and runs == tmp_path / "runs"
+    monkeypatch.delenv("AECGCNN_DATA")  # no data directory: the demo sample, whose runs are kept apart
+    assert run_variant(cpu) == "data=demo" and run_variant(longer, lr=3e-4) == "data=demo,epochs=50,lr=0.0003"
+    assert ladder_experiment("core2019-co2-0.15bar", "ae-cgcnn", cpu, tmp_path).out_dir.endswith("ae-cgcnn/data=demo")
