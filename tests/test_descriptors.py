@@ -23,3 +23,29 @@ def test_geometry_table_has_zeo_descriptors(data_dir):
     full = [v for v in table.values() if "geo_ASA" in v]
     assert len(full) == 7525 and {"geo_Di", "geo_POAVF", "geo_density"} <= set(full[0])
     assert not any("uptake" in k for v in full[:50] for k in v)  # the label never leaks into the features
+
+
+def test_baseline_command_fits_tests_and_reuses_a_finished_fit(tmp_path, capsys, monkeypatch):
+    """`aecgcnn baseline` on the demo sample: descriptors, a fit on the 70 % and test metrics on the 30 % per seed,
+    written to OUT/seed<k>/metrics.json; the same command again reuses the finished fits (no descriptors computed),
+    another seed fits anew."""
+    import json
+
+    from aecgcnn.baselines import descriptors
+    from aecgcnn.cli import main
+    monkeypatch.delenv("AECGCNN_DATA", raising=False)
+    args = ["baseline", "--dataset", "core2019-co2-0.15bar", "--split", "70-30", "--regressor", "gb", "--out",
+            str(tmp_path / "gb")]
+    assert main(args + ["--seeds", "0"]) == 0
+    first = json.loads((tmp_path / "gb" / "seed0" / "metrics.json").read_text())
+    assert first["experiment"] == {"dataset": "core2019-co2-0.15bar", "split": "70-30", "seed": 0, "regressor": "gb",
+                                   "use_geometry": True}
+    assert first["sizes"]["test"] == first["test"]["n"] > 0 and first["n_features"] == len(first["features"])
+    assert 0 < first["test"]["mae"] < 5 and "seed 0: test MAE" in capsys.readouterr().out
+    calls = []
+    real = descriptors.dataset_descriptors
+    monkeypatch.setattr(descriptors, "dataset_descriptors", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert main(args + ["--seeds", "0"]) == 0
+    assert "reusing finished baseline" in capsys.readouterr().out and calls == []
+    assert json.loads((tmp_path / "gb" / "seed0" / "metrics.json").read_text()) == first
+    assert main(args + ["--seeds", "1"]) == 0 and len(calls) == 1

@@ -123,8 +123,18 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
     """Fit the descriptor model on the split's train (+val) part and test it on the test part.
 
     Returns the same results format as :func:`aecgcnn.experiment.run_experiment` (``test``, ``train``
-    metrics, sizes, provenance) plus the feature names and importances."""
+    metrics, sizes, provenance) plus the feature names and importances. With ``out_dir`` the metrics are written
+    to ``out_dir/metrics.json``, and a finished fit of the same experiment on the same data there is reused."""
     import json
+    experiment = {"dataset": dataset, "split": split, "seed": seed, "regressor": regressor,
+                  "use_geometry": use_geometry}
+    data_root = str(resolve_data_dir(data_dir))
+    record = Path(out_dir) / "metrics.json" if out_dir else None
+    if record and record.exists():
+        done = json.loads(record.read_text())
+        if done.get("experiment") == experiment and done.get("data_root") == data_root:
+            print(f"[aecgcnn] reusing finished baseline {out_dir}")
+            return done
     built_entries, X, names, y, n_skipped = dataset_descriptors(dataset, data_dir, cache_dir, use_geometry)
     parts = make_split(split, built_entries, seed)
     index = {e.id: k for k, e in enumerate(built_entries)}
@@ -143,12 +153,13 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
         "skipped_entries": n_skipped, "model_kind": f"descriptors-{regressor}",
         "features": names, "n_features": len(names),
         "importances": dict(zip(names, map(float, importances))) if importances is not None else {},
-        "experiment": {"dataset": dataset, "split": split, "seed": seed, "regressor": regressor,
-                       "use_geometry": use_geometry},
+        "experiment": experiment, "data_root": data_root,
         "data_files": list(spec.files) if spec else [dataset] + ["mof/core2019_geometry_16bar.csv"],
         "units": spec.units if spec else "", "provenance": stamp("cpu"),
     }
-    if out_dir:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if record:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(metrics, indent=2))
+        tmp.replace(record)  # never half-written: it marks a finished fit
     return metrics
