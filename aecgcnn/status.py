@@ -22,8 +22,8 @@ RUN_FILES = ("history.csv", "run.json", "metrics.json")
 #: epochs over which the recent pace is averaged
 PACE_EPOCHS = 3
 #: plan keys on which the time of an epoch depends besides the number of crystals: a run's pace stands for another's
-#: only when these agree (the seed, split and output folder do not matter)
-PACE_KEYS = ("dataset", "preset", "overrides", "protocol", "batch_size", "edge_precision", "amp", "compile", "cutoff",
+#: only when these agree and its dataset has the same structures (the seed, split, target and folder do not matter)
+PACE_KEYS = ("preset", "overrides", "protocol", "batch_size", "edge_precision", "amp", "compile", "cutoff",
              "max_neighbors", "device")
 
 
@@ -69,10 +69,14 @@ def _crystals_per_epoch(train: int | None, val: int | None) -> float | None:
 
 def estimate_paces(statuses: list[dict]) -> list[dict]:
     """Fill ``epoch_s`` and ``remaining_s`` of the unfinished runs that have no epoch yet (``estimated`` True) from the
-    runs whose plans agree on :data:`PACE_KEYS`: the mean pace of those with the same number of crystals per epoch,
+    runs whose plans agree on :data:`PACE_KEYS` and whose datasets read the same structures: the mean pace of those with the same number of crystals per epoch,
     else that of the nearest size scaled by the ratio of crystals per epoch. Left None when no run is similar."""
-    def key(s):
-        return tuple(json.dumps(s["plan"].get(k), sort_keys=True) for k in PACE_KEYS)
+    from aecgcnn.data.datasets import DATASETS
+
+    def key(s):  # datasets that read the same structure files (e.g. CoRE-2019 at 0.15 and 16 bar) cost the same
+        dataset = s["plan"].get("dataset")
+        structures = DATASETS[dataset].files if dataset in DATASETS else dataset
+        return tuple(json.dumps(v, sort_keys=True) for v in [structures] + [s["plan"].get(k) for k in PACE_KEYS])
 
     for s in statuses:
         if s["state"] == "finished" or s["epoch_s"] is not None or s["epochs"] is None or not s["crystals"]:

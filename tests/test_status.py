@@ -2,6 +2,7 @@
 the time its remaining epochs need at the recent pace; ``aecgcnn status`` on a real (tiny) run."""
 import json
 import os
+from pathlib import Path
 
 from aecgcnn.status import estimate_paces, find_runs, run_status, status_table
 
@@ -72,7 +73,7 @@ def test_runs_not_started_take_the_pace_of_the_most_similar_run(tmp_path):
     write_run(tmp_path / "n3000" / "seed0", [(1, 0.5, 31), (2, 0.4, 33)], {**plan, "train_size": 3000})
     write_run(tmp_path / "n3000" / "seed1", [(1, 0.5, 33), (2, 0.4, 35)], {**plan, "train_size": 3000})
     for name, changes in {"n6000": {"train_size": 6000}, "n1000-b256": {"train_size": 1000, "batch_size": 256},
-                          "full": {"train_size": None}}.items():
+                          "full": {"train_size": None}}.items():  # "mp" is no dataset we know: matched by name
         (tmp_path / name / "seed0").mkdir(parents=True)
         (tmp_path / name / "seed0" / "run.json").write_text(json.dumps({**plan, **changes}))
     s = {r.relative_to(tmp_path).as_posix(): run_status(r) for r in find_runs([tmp_path])}
@@ -90,3 +91,15 @@ def test_runs_not_started_take_the_pace_of_the_most_similar_run(tmp_path):
     assert lines[-1] == ("3 interrupted, 3 not started; 4 unfinished runs with a recorded plan need 1 h 08 min more at "
                          "the recent pace (≈: no epoch yet, the pace of the most similar run scaled to its size) "
                          "(2 with no epoch yet and no similar run to take a pace from: time unknown)")
+
+
+def test_datasets_with_the_same_structures_share_a_pace(tmp_path):
+    """CoRE-2019 at 16 bar reads the same MOFs as at 0.15 bar: a 16 bar run not started takes the 0.15 bar pace;
+    MP crystals are other structures and do not."""
+    plan = {"preset": "ae-cgcnn", "epochs": 30, "batch_size": 64, "val_size": 500, "train_size": 2000}
+    write_run(tmp_path / "low", [(1, 0.5, 150), (2, 0.4, 160)], {**plan, "dataset": "core2019-co2-0.15bar"})
+    for name, dataset in (("high", "core2019-co2-16bar"), ("mp", "mp-megnet-2018")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text(json.dumps({**plan, "dataset": dataset}))
+    s = {Path(r["run"]).name: r for r in estimate_paces([run_status(r) for r in find_runs([tmp_path])])}
+    assert s["high"]["estimated"] and s["high"]["epoch_s"] == 155 and s["mp"]["epoch_s"] is None
