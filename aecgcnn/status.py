@@ -69,8 +69,9 @@ def _crystals_per_epoch(train: int | None, val: int | None) -> float | None:
 
 def estimate_paces(statuses: list[dict]) -> list[dict]:
     """Fill ``epoch_s`` and ``remaining_s`` of the unfinished runs that have no epoch yet (``estimated`` True) from the
-    runs whose plans agree on :data:`PACE_KEYS` and whose datasets read the same structures: the mean pace of those with the same number of crystals per epoch,
-    else that of the nearest size scaled by the ratio of crystals per epoch. Left None when no run is similar."""
+    runs whose plans agree on :data:`PACE_KEYS` and whose datasets read the same structures: the mean pace of those
+    with the same number of crystals per epoch, else that of the nearest size scaled by the ratio of crystals per
+    epoch. Left None when no run is similar."""
     from aecgcnn.data.datasets import DATASETS
 
     def key(s):  # datasets that read the same structure files (e.g. CoRE-2019 at 0.15 and 16 bar) cost the same
@@ -118,10 +119,11 @@ def status_table(statuses: list[dict], root: Path | None = None) -> list[str]:
     for s in statuses:
         run = Path(s["run"])
         name = run.relative_to(root).as_posix() if root and run.is_relative_to(root) else run.as_posix()
+        approx = "≈ " if s.get("estimated") else ""
         cells = [name or ".", s["preset"], s["state"], f"{s['epoch']}/{s['epochs'] or '?'}",
                  f"{s['best_val_mae']:.4g} ({s['best_epoch']})" if s["best_val_mae"] is not None else "",
-                 ("≈ " if s.get("estimated") else "") + f"{s['epoch_s']:.0f}" if s["epoch_s"] is not None else "",
-                 "" if s["state"] == "finished" else ("≈ " if s.get("estimated") else "") + _duration(s["remaining_s"]),
+                 approx + f"{s['epoch_s']:.0f}" if s["epoch_s"] is not None else "",
+                 "" if s["state"] == "finished" else approx + _duration(s["remaining_s"]),
                  f"{s['test_mae']:.4g}" if s["test_mae"] is not None else ""]
         lines.append("| " + " | ".join(cells) + " |")
     counts = {}

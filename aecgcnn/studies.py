@@ -74,9 +74,10 @@ def run_variant(settings: dict, model_options: dict | None = None, protocol: str
     profile's own runs, else the changes as ``key=value`` joined by commas (profile settings the notebook overrode,
     ``settings["changed"]``; AE-CGCNN ``model_options``; a protocol other than the default; ``lr``;
     ``weight_decay``; ``data=demo`` when ``data_dir`` resolves to the demo sample shipped with the package, so a run
-    on the demo sample never meets one on the full data), e.g. ``lr=0.0003,node_dim=128``. A value with characters unsafe in a file name (replaced by
-    ``_``) or a name past 80 characters (cut at a comma) gets ``+`` and a hash of the whole, so two variants never
-    share a folder. So changing a parameter trains new runs beside the profile's, never over them."""
+    on the demo sample never meets one on the full data), e.g. ``lr=0.0003,node_dim=128``. A value with characters
+    unsafe in a file name (replaced by ``_``) or a name past 80 characters (cut at a comma) gets ``+`` and a hash of
+    the whole, so two variants never share a folder. So changing a parameter trains new runs beside the profile's,
+    never over them."""
     import hashlib
     import re
     parts = {**settings.get("changed", {}), **(model_options or {})}
@@ -86,7 +87,8 @@ def run_variant(settings: dict, model_options: dict | None = None, protocol: str
         parts["data"] = "demo"
     if not parts:
         return ""
-    raw = [f"{k}={json.dumps(v, sort_keys=True, separators=(',', ':')).strip(chr(34))}" for k, v in sorted(parts.items())]
+    raw = [f"{k}={json.dumps(v, sort_keys=True, separators=(',', ':')).strip(chr(34))}"
+           for k, v in sorted(parts.items())]
     safe = [re.sub(r"[^A-Za-z0-9=._+-]", "_", r) for r in raw]
     kept = [part for k, part in enumerate(safe) if len(",".join(safe[:k + 1])) <= 80] or [safe[0][:80]]
     name = ",".join(kept)

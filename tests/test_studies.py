@@ -86,7 +86,8 @@ def test_notebook_parameters_that_change_a_run_get_their_own_folders(tmp_path, m
     assert name == "epochs=50,lr=0.0003,node_dim=128,protocol=reference-cgcnn,weight_decay=0"
     exp = ladder_experiment("core2019-co2-0.15bar", "cgcnn", longer, tmp_path, model_options={"node_dim": 128},
                             lr=3e-4)
-    assert exp.out_dir == str(tmp_path / "core2019-co2-0.15bar" / "80-10-10" / "cgcnn" / "epochs=50,lr=0.0003,node_dim=128")
+    assert exp.out_dir == str(tmp_path / "core2019-co2-0.15bar" / "80-10-10" / "cgcnn" /
+                              "epochs=50,lr=0.0003,node_dim=128")
     assert exp.epochs == 50 and exp.overrides == {"node_dim": 128} and exp.lr == 3e-4
     ae = curve_experiment("mp-megnet-2018", "ae-cgcnn", 300, mp, tmp_path, overrides={"geo_features": "radial"},
                           model_options={"attention_norm": "per-head"})
