@@ -1,11 +1,11 @@
 """GeoCGNN baseline (Cheng, Zhang & Dong, Commun. Mater. 2, 92 (2021)), re-implemented from the
 description in docs/design-notes.md §3 on our graph pipeline.
 
-Deviations from the published code (README model card; found by reading that code, not by running it): the graph is
-our masked 12-NN table within the cutoff (the original takes the 12 nearest within 16 Å and masks those beyond 8 Å
-after the batch norms); batch norm statistics skip padded slots; the readout's last layer has a bias and the targets
-are normalised (the original: no bias, raw targets); the last block's W_psi transform, whose output nothing reads,
-is left out.
+Deviations from the published code (https://github.com/Tinystormjojo/geo-CGNN; README model card, where
+``benchmarks/reference_geocgnn.py`` trains both on one split): padded neighbour slots are masked from the batch-norm
+statistics as well as from the messages (the original fills them with atom 0 at the cutoff distance, masked from the
+messages only); the readout's last layer has a bias and the targets are normalised (the original: no bias, raw
+targets); the last block's W_psi transform, whose output nothing reads, is left out.
 """
 from __future__ import annotations
 
