@@ -25,7 +25,7 @@ from aecgcnn.metrics import aggregate, regression_metrics
 from aecgcnn.models import model_from_preset
 from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION, EDGE_PRECISIONS, LEGACY_EDGE_PRECISION
 from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol
-from aecgcnn.provenance import stamp
+from aecgcnn.provenance import stamp, write_record
 from aecgcnn.runlock import RunBusy, lock_owner, run_dir_lock, wait_for_run_dir
 from aecgcnn.train import TrainConfig, predict_dataset, read_history, resolve_device, seed_everything, train_model
 
@@ -284,9 +284,7 @@ def _test_and_write(exp: Experiment, model, sets, split, built, unlabelled, resu
             w.writerow(["id", "target", "prediction"])
             w.writerows(zip(sets["test"].ids, t_test.tolist(), p_test.tolist()))
         # last and never half-written: its presence marks a finished run (run_or_load, run_seeds(finished_only))
-        tmp = out / "metrics.json.tmp"
-        tmp.write_text(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
-        os.replace(tmp, out / "metrics.json")
+        write_record(out / "metrics.json", {k: v for k, v in metrics.items() if k != "history"})
     return metrics
 
 
@@ -354,10 +352,7 @@ def write_run_config(exp: Experiment, out: Path) -> Path:
     """``out/run.json``: the run configuration (every Experiment field), written at the start of a run and never
     half-written. ``aecgcnn train --config out/run.json --resume`` continues the run; ``aecgcnn status`` reads its
     planned epochs."""
-    config, tmp = out / "run.json", out / f"run.json.{os.getpid()}.tmp"  # two processes may write it at once
-    tmp.write_text(json.dumps(asdict(exp), indent=2))
-    os.replace(tmp, config)
-    return config
+    return write_record(out / "run.json", asdict(exp))  # two processes may write it at once: each its own temp file
 
 
 def record_plan(exp: Experiment) -> None:

@@ -74,3 +74,15 @@ def stamp(device="cpu", **extra) -> dict:
             "torch": torch.__version__, "device": device_name(device), "allocator": allocator_state(),
             "kernels": kernel_state(),
             "utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
+
+
+def write_record(path, data: dict) -> Path:
+    """``data`` as indented JSON at ``path``, never half-written (a temporary file of this process, then renamed):
+    the records whose presence marks something done (a run's ``metrics.json`` and ``run.json``, a baseline fit)."""
+    import json
+    import os
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+    return path

@@ -120,16 +120,16 @@ def main():
     import torch
     torch.set_num_threads(a.threads)
     from aecgcnn.data.datasets import load_entries
-    from aecgcnn.experiment import experiment_from_dict, prepare_split, train_settings
+    from aecgcnn.experiment import experiment_from_dict, prepare_split
     from aecgcnn.metrics import aggregate, regression_metrics
     from aecgcnn.provenance import command_line
-    from aecgcnn.reports import write_table
+    from aecgcnn.reports import fmt, write_table
 
     ours = json.loads((a.run / "metrics.json").read_text())
     exp = experiment_from_dict({**ours["experiment"], "save_split_file": False})
     if exp.preset != "geocgnn":
         raise SystemExit(f"{a.run}: a {exp.preset} run; pass a GeoCGNN run")
-    recipe = train_settings(exp)
+    recipe = ours["train_settings"]  # what the run trained with (not today's resolution of its protocol)
     entries = load_entries(exp.dataset, exp.data_dir)
     split = prepare_split(exp, entries)
     test_ids = pd.read_csv(a.run / "test_predictions.csv")["id"].astype(str).tolist()
@@ -155,11 +155,10 @@ def main():
     siblings = [json.loads((d / "metrics.json").read_text()) for d in sorted(a.run.parent.glob("seed*"))
                 if (d / "metrics.json").exists()]
     agg_ref, agg_ours = aggregate(results), aggregate([m["test"] for m in siblings])
-    fmt = lambda m: f"{m[0]:.4f} ± {m[1]:.4f}" if m[1] else f"{m[0]:.4f}"  # noqa: E731
     rows = [{"model": "GeoCGNN, published code", "seeds": ", ".join(map(str, a.seeds)),
-             "test MAE": fmt(agg_ref["mae"]), "test RMSE": fmt(agg_ref["rmse"]), "test SRCC": fmt(agg_ref["srcc"])},
+             **{f"test {k.upper()}": fmt(*agg_ref[k], digits=4) for k in ("mae", "rmse", "srcc")}},
             {"model": "GeoCGNN, ours", "seeds": ", ".join(str(m["experiment"]["seed"]) for m in siblings),
-             "test MAE": fmt(agg_ours["mae"]), "test RMSE": fmt(agg_ours["rmse"]), "test SRCC": fmt(agg_ours["srcc"])}]
+             **{f"test {k.upper()}": fmt(*agg_ours[k], digits=4) for k in ("mae", "rmse", "srcc")}}]
     df = pd.DataFrame(rows)
     write_table(df, a.table.stem, f"GeoCGNN fidelity: the published code against ours on the split of {a.run} "
                 f"({len(split['train'])} train / {len(split['val'])} val / {len(split['test'])} test {exp.dataset} "

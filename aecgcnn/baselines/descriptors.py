@@ -23,7 +23,7 @@ from aecgcnn.data.splits import make_split
 from aecgcnn.features import metal_mask
 from aecgcnn.graph import CrystalGraph
 from aecgcnn.metrics import regression_metrics
-from aecgcnn.provenance import stamp
+from aecgcnn.provenance import stamp, write_record
 
 ELEMENTS = ["H", "C", "N", "O", "F", "S", "P", "Cl", "Br", "I", "B", "Si"]
 METALS = ["Zn", "Cu", "Co", "Cd", "Mn", "Ni", "Fe", "Zr", "Mg", "Al", "Ag", "In", "Ca", "Pb", "Sr", "Ba", "Li",
@@ -159,7 +159,5 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
     }
     if record:
         record.parent.mkdir(parents=True, exist_ok=True)
-        tmp = record.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(metrics, indent=2))
-        tmp.replace(record)  # never half-written: it marks a finished fit
+        write_record(record, metrics)  # never half-written: it marks a finished fit
     return metrics
