@@ -403,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--split", default=run["split"], help="80-10-10 | 70-30 | file | fold0..4 | a split .json")
     t.add_argument("--batch-size", type=int, default=None, help="default: the protocol's (paper 64, reference-cgcnn 256)")
     t.add_argument("--lr", type=float, default=None, help="default: the protocol's (1e-3)")
-    t.add_argument("--weight-decay", type=float, default=None, help="default: the protocol's (paper 5e-4, reference-cgcnn 0)")
+    t.add_argument("--weight-decay", type=float, default=None, help="default: the protocol's (paper 5e-4, reference-cgcnn 0); GeoCGNN: 0, as its published code")
     t.add_argument("--device", default=run["device"])
     t.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     _add_edge_precision(t, "bf16, float32 accumulation; fp32 for runs recorded before this option")

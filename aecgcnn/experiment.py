@@ -24,7 +24,7 @@ from aecgcnn.graph import GraphSettings
 from aecgcnn.metrics import aggregate, regression_metrics
 from aecgcnn.models import model_from_preset
 from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION, EDGE_PRECISIONS, LEGACY_EDGE_PRECISION
-from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol
+from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol, train_recipe
 from aecgcnn.provenance import stamp, write_record
 from aecgcnn.runlock import RunBusy, lock_owner, run_dir_lock, wait_for_run_dir
 from aecgcnn.train import TrainConfig, predict_dataset, read_history, resolve_device, seed_everything, train_model
@@ -35,7 +35,8 @@ class Experiment:
     """What to run. ``preset``: a Table I rung or ``geocgnn``; ``protocol``: a named recipe
     (:mod:`aecgcnn.protocols`: ``paper`` | ``reference-cgcnn``) giving the AE-CGCNN model options and the
     optimiser settings; ``overrides``: model config changes on top (e.g. ``{"geo_features": "radial"}``);
-    ``epochs`` / ``batch_size`` / ``lr`` / ``weight_decay``: None = the protocol's; ``split``: ``80-10-10`` |
+    ``epochs`` / ``batch_size`` / ``lr`` / ``weight_decay``: None = the model's recipe under the protocol
+    (:func:`aecgcnn.protocols.train_recipe`: the protocol's, GeoCGNN with its own weight decay 0); ``split``: ``80-10-10`` |
     ``70-30`` | ``file`` | a split JSON; ``train_size`` / ``val_size`` / ``test_size``: nested seeded subsets
     (None = all); ``edge_precision``: of the per-edge GEMMs of the attention layers on CPU, ``bf16`` (default) |
     ``fp32`` (:func:`aecgcnn.models.fused.edge_precision`; float32 accumulation either way)."""
@@ -109,16 +110,34 @@ RESUMABLE_ACROSS = ("epochs", "device", "compile", "data_dir", "cache_dir", "out
 
 
 def run_identity(exp: Experiment) -> dict:
-    """What a run computes (its settings without :data:`RESUMABLE_ACROSS`, and without keys at their
-    :data:`LEGACY_VALUES`), stored in its training state."""
-    return {k: v for k, v in asdict(exp).items()
-            if k not in RESUMABLE_ACROSS and not (k in LEGACY_VALUES and v == LEGACY_VALUES[k])}
+    """What a run computes, stored in its training state: its settings without :data:`RESUMABLE_ACROSS` and
+    without keys at their :data:`LEGACY_VALUES`, plus ``train_settings`` (the resolved lr, weight decay and batch
+    size, :func:`train_settings`) where they differ from what the protocol alone gives. States written before models
+    had their own recipe (:data:`aecgcnn.protocols.MODEL_TRAIN`) resolved from the protocol alone: they resume where
+    the settings are unchanged, and a GeoCGNN state trained with the paper protocol's weight decay does not resume
+    under GeoCGNN's own."""
+    identity = {k: v for k, v in asdict(exp).items()
+                if k not in RESUMABLE_ACROSS and not (k in LEGACY_VALUES and v == LEGACY_VALUES[k])}
+    resolved, legacy = ({k: v for k, v in ts.items() if k != "epochs"}
+                        for ts in (train_settings(exp), protocol_train_settings(asdict(exp))))
+    if resolved != legacy:
+        identity["train_settings"] = resolved
+    return identity
 
 
 def train_settings(exp: Experiment) -> dict:
-    """epochs, lr, weight_decay, batch_size of an experiment: its own values, else its protocol's."""
-    base = protocol(exp.protocol)["train"]
+    """epochs, lr, weight_decay, batch_size of an experiment: its own values, else its model's recipe under its
+    protocol (:func:`aecgcnn.protocols.train_recipe`)."""
+    base = train_recipe(exp.protocol, exp.preset)
     return {k: base[k] if getattr(exp, k) is None else getattr(exp, k) for k in TRAIN_KEYS}
+
+
+def protocol_train_settings(record: dict) -> dict:
+    """The train settings an experiment record (a dict of :class:`Experiment` fields) resolves to from its protocol
+    alone, without its model's own recipe: what every run computed before :data:`aecgcnn.protocols.MODEL_TRAIN`
+    existed (records and training states that lack their resolved settings are read so)."""
+    base = protocol(record.get("protocol", DEFAULT_PROTOCOL))["train"]
+    return {k: base[k] if record.get(k) is None else record[k] for k in TRAIN_KEYS}
 
 
 def model_overrides(exp: Experiment) -> dict:
@@ -296,21 +315,28 @@ def _data_root(exp: Experiment) -> str:
     return "demo" if is_demo(root) else str(root)
 
 
-def experiment_differences(saved: dict, exp: Experiment) -> dict:
-    """Where an experiment recorded in a run's metrics.json differs from ``exp``: {key: (recorded, requested)}
-    (keys the record lacks, written by an older version, take their :data:`LEGACY_VALUES`, else their defaults;
-    ``progress`` and ``resume`` do not count)."""
-    ignore = ("progress", "resume")
+def experiment_differences(saved: dict, exp: Experiment, recorded_train: dict | None = None) -> dict:
+    """Where an experiment recorded in a run's metrics.json differs from ``exp``: {key: (recorded, requested)}.
+    Keys the record lacks, written by an older version, take their :data:`LEGACY_VALUES`, else their defaults.
+    The optimiser settings (:data:`aecgcnn.protocols.TRAIN_KEYS`) are compared as resolved: ``recorded_train`` (the
+    run's recorded ``train_settings``; when absent, what the record's protocol alone gives) against
+    :func:`train_settings` of ``exp``, so ``weight_decay=None`` and an explicit value that resolves alike are the same
+    run. ``progress``, ``resume`` and ``out_dir`` (the folder the record was found in) do not count."""
+    ignore = ("progress", "resume", "out_dir", *TRAIN_KEYS)
     defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
                 for f in fields(Experiment) if f.default is not MISSING or f.default_factory is not MISSING}
     defaults.update(LEGACY_VALUES)
     recorded = {**defaults, **saved}
-    return {k: (recorded.get(k), v) for k, v in asdict(exp).items() if k not in ignore and recorded.get(k) != v}
+    differences = {k: (recorded.get(k), v) for k, v in asdict(exp).items()
+                   if k not in ignore and recorded.get(k) != v}
+    was, now = recorded_train or protocol_train_settings(recorded), train_settings(exp)
+    differences.update({k: (was.get(k), now[k]) for k in TRAIN_KEYS if was.get(k) != now[k]})
+    return differences
 
 
-def same_experiment(saved: dict, exp: Experiment) -> bool:
+def same_experiment(saved: dict, exp: Experiment, recorded_train: dict | None = None) -> bool:
     """Whether an experiment recorded in a run's metrics.json is ``exp`` (:func:`experiment_differences`)."""
-    return not experiment_differences(saved, exp)
+    return not experiment_differences(saved, exp, recorded_train)
 
 
 def run_or_load(exp: Experiment, entries=None, processes: int | str = 1) -> dict:
@@ -384,7 +410,7 @@ def finished_run(exp: Experiment) -> dict | None:
     if (out / "metrics.json").exists() and (out / "history.csv").exists():
         metrics = read_run(out)
         same_data = metrics.get("data_root", _data_root(exp)) == _data_root(exp)  # older runs: not recorded
-        if same_data and same_experiment(metrics.get("experiment", {}), exp):
+        if same_data and same_experiment(metrics.get("experiment", {}), exp, metrics.get("train_settings")):
             return metrics
     return None
 
@@ -417,7 +443,8 @@ def _refuse_to_overwrite(exp: Experiment, out: Path) -> None:
     if not (out / "metrics.json").exists():
         return
     metrics = json.loads((out / "metrics.json").read_text())
-    differences = {k: v for k, v in experiment_differences(metrics.get("experiment", {}), exp).items()
+    differences = {k: v for k, v in experiment_differences(metrics.get("experiment", {}), exp,
+                                                           metrics.get("train_settings")).items()
                    if k not in RESUMABLE_ACROSS}
     if metrics.get("data_root", _data_root(exp)) != _data_root(exp):
         differences["data"] = (metrics["data_root"], _data_root(exp))

@@ -1,12 +1,12 @@
 """Fidelity of our GeoCGNN: the published GeoCGNN code trained on exactly the split and with the recipe of one of
 our finished GeoCGNN runs, its test MAE printed beside ours (and beside the spread of our seeds of that experiment).
 
-    python benchmarks/reference_geocgnn.py --reference-geocgnn PATH --run RUN_DIR [--seeds 0] [--threads 1]
-        [--work /tmp/geocgnn_ref_work] [--table results/geocgnn_reference.md]
+    python benchmarks/reference_geocgnn.py --reference-geocgnn PATH --run RUN_DIR [RUN_DIR ...] [--seeds 0]
+        [--threads 1] [--work /tmp/geocgnn_ref_work] [--table results/geocgnn_reference.md]
 
 ``PATH``: a clone of https://github.com/Tinystormjojo/geo-CGNN (Cheng, Zhang & Dong's code; nothing of it is copied
 here). ``RUN_DIR``: a finished run of ours (``metrics.json`` with its experiment record), e.g.
-``runs/cpu/mp-megnet-2018/learning-curve/geocgnn/n1000/seed0``. The split is rebuilt from that record with our own
+``runs/cpu/mp-megnet-2018/learning-curve/geocgnn/n1000/seed0``; several runs (e.g. two recipes) give two rows each. The split is rebuilt from that record with our own
 ``prepare_split`` (and checked against the run's ``test_predictions.csv``); the CIFs go through the reference code's
 own graph builder (``AtomGraph.process``: 12 nearest neighbours within the cutoff, as its README's command) and its
 own basis functions (``data_utils.AtomGraph``), then its ``geo_CGNN`` model (the published command's sizes: 5 blocks,
@@ -16,8 +16,9 @@ epochs; no learning-rate step within them), and its ``Model.evaluate`` predicts 
 code needs on today's libraries are applied at import (SciPy 1.17 no longer has ``sph_harm``, used only by a
 spherical basis this model does not call; ``pydash`` is needed only for chunking file lists).
 
-Results per reference seed are written to ``WORK/seed<k>.json`` as they finish and reused when the script is run
-again, so it can be stopped and restarted.
+Results per reference seed are written to ``WORK/<key>-seed<k>.json`` as they finish (``key``: a hash of the
+recipe and the split, :func:`result_key`) and reused when the script is run again, so it can be stopped and
+restarted.
 """
 from __future__ import annotations
 
@@ -106,35 +107,33 @@ def train_reference(path: Path, graphs: dict, split: dict, targets: dict, recipe
             "seconds": seconds}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reference-geocgnn", required=True, type=Path)
-    ap.add_argument("--run", required=True, type=Path, help="one of our finished GeoCGNN runs")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/geocgnn_ref_work"))
-    ap.add_argument("--table", type=Path, default=ROOT / "results" / "geocgnn_reference.md")
-    a = ap.parse_args()
+def result_key(recipe: dict, split: dict) -> str:
+    """What a reference result depends on besides its seed: the optimiser recipe and the split's crystals."""
+    import hashlib
+    what = {"recipe": recipe, "split": {part: sorted(split[part]) for part in ("train", "val", "test")}}
+    return hashlib.sha1(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def compare(a, run: Path) -> tuple[list[dict], str]:
+    """The two rows (published code, ours) of one of our runs, and a line describing its split and recipe."""
     import numpy as np
     import pandas as pd
-    import torch
-    torch.set_num_threads(a.threads)
+
     from aecgcnn.data.datasets import load_entries
     from aecgcnn.experiment import experiment_from_dict, prepare_split
     from aecgcnn.metrics import aggregate, regression_metrics
-    from aecgcnn.provenance import command_line
-    from aecgcnn.reports import fmt, write_table
+    from aecgcnn.reports import fmt
 
-    ours = json.loads((a.run / "metrics.json").read_text())
+    ours = json.loads((run / "metrics.json").read_text())
     exp = experiment_from_dict({**ours["experiment"], "save_split_file": False})
     if exp.preset != "geocgnn":
-        raise SystemExit(f"{a.run}: a {exp.preset} run; pass a GeoCGNN run")
+        raise SystemExit(f"{run}: a {exp.preset} run; pass a GeoCGNN run")
     recipe = ours["train_settings"]  # what the run trained with (not today's resolution of its protocol)
     entries = load_entries(exp.dataset, exp.data_dir)
     split = prepare_split(exp, entries)
-    test_ids = pd.read_csv(a.run / "test_predictions.csv")["id"].astype(str).tolist()
+    test_ids = pd.read_csv(run / "test_predictions.csv")["id"].astype(str).tolist()
     if sorted(test_ids) != sorted(split["test"]):
-        raise SystemExit(f"{a.run}: the rebuilt split's test crystals are not the run's")
+        raise SystemExit(f"{run}: the rebuilt split's test crystals are not the run's")
     wanted = set(split["train"]) | set(split["val"]) | set(split["test"])
     chosen = [e for e in entries if e.id in wanted]
     targets = {e.id: float(e.target) for e in chosen}
@@ -142,29 +141,56 @@ def main():
     a.work.mkdir(parents=True, exist_ok=True)
     graphs = None
     results = []
+    key = result_key(recipe, split)
     for seed in a.seeds:
-        done = a.work / f"seed{seed}.json"
+        done = a.work / f"{key}-seed{seed}.json"
         if not done.exists():
             graphs = graphs or reference_graphs(a.reference_geocgnn, chosen, a.work, cutoff, max_nbr)
             res = train_reference(a.reference_geocgnn, graphs, split, targets, recipe, seed, a.work, cutoff, max_nbr)
-            done.write_text(json.dumps(res))
+            done.write_text(json.dumps({**res, "recipe": recipe, "run": str(run)}))
         res = json.loads(done.read_text())
         results.append(regression_metrics(np.array(res["targets"]), np.array(res["predictions"])) |
                        {"seconds": res["seconds"]})
     # our seeds of the same experiment: sibling seed folders with a finished run of it
-    siblings = [json.loads((d / "metrics.json").read_text()) for d in sorted(a.run.parent.glob("seed*"))
+    siblings = [json.loads((d / "metrics.json").read_text()) for d in sorted(run.parent.glob("seed*"))
                 if (d / "metrics.json").exists()]
     agg_ref, agg_ours = aggregate(results), aggregate([m["test"] for m in siblings])
-    rows = [{"model": "GeoCGNN, published code", "seeds": ", ".join(map(str, a.seeds)),
-             **{f"test {k.upper()}": fmt(*agg_ref[k], digits=4) for k in ("mae", "rmse", "srcc")}},
-            {"model": "GeoCGNN, ours", "seeds": ", ".join(str(m["experiment"]["seed"]) for m in siblings),
-             **{f"test {k.upper()}": fmt(*agg_ours[k], digits=4) for k in ("mae", "rmse", "srcc")}}]
+    recipe_text = f"Adam lr {recipe['lr']}, weight decay {recipe['weight_decay']}, batch {recipe['batch_size']}, " \
+                  f"{recipe['epochs']} epochs"
+    rows = [{"model": model, "run": str(run), "weight decay": recipe["weight_decay"], "seeds": seeds,
+             **{f"test {k.upper()}": fmt(*agg[k], digits=4) for k in ("mae", "rmse", "srcc")}}
+            for model, seeds, agg in (("GeoCGNN, published code", ", ".join(map(str, a.seeds)), agg_ref),
+                                      ("GeoCGNN, ours", ", ".join(str(m["experiment"]["seed"]) for m in siblings),
+                                       agg_ours))]
+    return rows, (f"{run}: {len(split['train'])} train / {len(split['val'])} val / {len(split['test'])} test "
+                  f"{exp.dataset} crystals, {recipe_text}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reference-geocgnn", required=True, type=Path)
+    ap.add_argument("--run", required=True, type=Path, nargs="+", help="finished GeoCGNN runs of ours")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/geocgnn_ref_work"))
+    ap.add_argument("--table", type=Path, default=ROOT / "results" / "geocgnn_reference.md")
+    a = ap.parse_args()
+    import pandas as pd
+    import torch
+    torch.set_num_threads(a.threads)
+    from aecgcnn.provenance import command_line
+    from aecgcnn.reports import write_table
+
+    rows, described = [], []
+    for run in a.run:
+        r, d = compare(a, run)
+        rows += r
+        described.append(d)
     df = pd.DataFrame(rows)
-    write_table(df, a.table.stem, f"GeoCGNN fidelity: the published code against ours on the split of {a.run} "
-                f"({len(split['train'])} train / {len(split['val'])} val / {len(split['test'])} test {exp.dataset} "
-                f"crystals), the same recipe (Adam lr {recipe['lr']}, weight decay {recipe['weight_decay']}, batch "
-                f"{recipe['batch_size']}, {recipe['epochs']} epochs, best validation MAE tested)", a.table.parent,
-                command=command_line(sys.argv), run=str(a.run), data=exp.dataset,
+    write_table(df, a.table.stem, "GeoCGNN fidelity: the published code against ours on the split and with the recipe "
+                f"of our runs ({'; '.join(described)}; best validation MAE tested)", a.table.parent,
+                command=command_line(sys.argv), runs=[str(r) for r in a.run],
+                data=", ".join(sorted({json.loads((r / "metrics.json").read_text())["experiment"]["dataset"] for r in a.run})),
                 reference="https://github.com/Tinystormjojo/geo-CGNN")
     print(df.to_string(index=False))
 

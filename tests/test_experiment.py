@@ -84,6 +84,41 @@ def test_records_older_than_a_key_are_read_with_the_value_they_computed(tmp_path
     assert experiment.experiment_from_dict({"dataset": "x"}).edge_precision == bf16.edge_precision == "bf16"
 
 
+def test_geocgnn_runs_of_the_protocol_weight_decay_are_neither_reused_nor_resumed_under_its_own(tmp_path, monkeypatch):
+    """Runs recorded before GeoCGNN had its own recipe (weight decay 0, aecgcnn.protocols.MODEL_TRAIN) trained with
+    the protocol's 5e-4: the default GeoCGNN experiment neither reuses nor resumes them and refuses to train over
+    them; an explicit ``weight_decay=5e-4`` reuses them (the settings are compared as resolved), and an AE-CGCNN
+    state of before still resumes."""
+    import json
+
+    import pytest
+    import torch
+
+    from aecgcnn import InputError, experiment
+    from aecgcnn.experiment import Experiment, run_identity, run_or_load, same_experiment
+    geo = Experiment(dataset="x", preset="geocgnn", out_dir=str(tmp_path))
+    old_record = json.loads(json.dumps(experiment.asdict(geo)))  # weight_decay None, resolved by the protocol
+    old_train = {"epochs": 50, "lr": 1e-3, "weight_decay": 5e-4, "batch_size": 64}
+    assert not same_experiment(old_record, geo, old_train) and not same_experiment(old_record, geo)
+    assert same_experiment({**old_record, "out_dir": "elsewhere"}, Experiment(**{**old_record, "weight_decay": 5e-4}),
+                           old_train)
+    assert experiment.experiment_differences(old_record, geo, old_train) == {"weight_decay": (5e-4, 0.0)}
+    # a state written before: the identity then had no resolved settings
+    old_identity = {k: v for k, v in run_identity(geo).items() if k != "train_settings"}
+    assert run_identity(geo)["train_settings"]["weight_decay"] == 0.0
+    ae = Experiment(dataset="x", out_dir=str(tmp_path / "ae"))
+    assert "train_settings" not in run_identity(ae)  # unchanged recipe: the identity of before
+    calls = []
+    monkeypatch.setattr(experiment, "run_experiment", lambda e, entries=None: calls.append(e.resume) or {})
+    torch.save({"identity": old_identity}, tmp_path / "train_state.pt")
+    run_or_load(geo, entries=[])
+    assert calls == [False]  # trained afresh, not resumed with weight decay 5e-4 in the optimiser state
+    (tmp_path / "metrics.json").write_text(json.dumps({"experiment": old_record, "train_settings": old_train}))
+    (tmp_path / "history.csv").write_text("epoch\n")
+    with pytest.raises(InputError, match=r"weight_decay: 0.0005 there, 0.0 here"):
+        run_or_load(geo, entries=[])
+
+
 def test_a_run_configuration_round_trips_and_unknown_keys_are_refused(tmp_path):
     """``aecgcnn train --config`` takes an Experiment record (run.json or a run's metrics.json); typos are errors."""
     import json
@@ -188,7 +223,7 @@ def test_a_finished_run_of_another_experiment_is_never_trained_over(tmp_path, mo
     monkeypatch.setattr(experiment, "_data_root", lambda e: "/data/a")
     calls = []
     monkeypatch.setattr(experiment, "run_experiment", lambda e, entries=None: calls.append(e.epochs) or {})
-    with pytest.raises(InputError, match=r"holds a finished run of another experiment \(lr: None there, 0.01 here\); "
+    with pytest.raises(InputError, match=r"holds a finished run of another experiment \(lr: 0.001 there, 0.01 here\); "
                                          r"it is not overwritten"):
         run_or_load(replace(exp, lr=0.01), entries=[])
     monkeypatch.setattr(experiment, "_data_root", lambda e: "demo")
