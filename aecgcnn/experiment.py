@@ -83,9 +83,12 @@ def experiment_from_dict(record: dict, source: str = "run configuration") -> Exp
     """An :class:`Experiment` from a dict of its fields (a ``run.json`` or the ``experiment`` record of a run's
     ``metrics.json``); unknown keys are an InputError naming ``source`` and the keys, missing ones take defaults,
     except in a complete record written before some keys existed: those take their :data:`LEGACY_VALUES` (what
-    that run computed)."""
+    that run computed). From a metrics.json, optimiser settings left to the recipe (None) take the values the run
+    recorded (``train_settings``), so the run is redone as it trained even where today's recipe differs."""
     if "experiment" in record and "dataset" not in record:  # a metrics.json
-        record = record["experiment"]
+        trained = record.get("train_settings") or {}
+        record = {**record["experiment"], **{k: trained[k] for k in TRAIN_KEYS
+                                             if k in trained and record["experiment"].get(k) is None}}
     known = {f.name for f in fields(Experiment)}
     unknown = sorted(set(record) - known)
     if unknown:

@@ -117,6 +117,9 @@ def test_geocgnn_runs_of_the_protocol_weight_decay_are_neither_reused_nor_resume
     (tmp_path / "history.csv").write_text("epoch\n")
     with pytest.raises(InputError, match=r"weight_decay: 0.0005 there, 0.0 here"):
         run_or_load(geo, entries=[])
+    # `aecgcnn train --config metrics.json` redoes such a run as it trained, not with today's recipe
+    redo = experiment.experiment_from_dict({"experiment": old_record, "train_settings": old_train})
+    assert redo.weight_decay == 5e-4 and same_experiment(old_record, redo, old_train)
 
 
 def test_a_run_configuration_round_trips_and_unknown_keys_are_refused(tmp_path):
