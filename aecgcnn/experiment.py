@@ -36,8 +36,8 @@ class Experiment:
     (:mod:`aecgcnn.protocols`: ``paper`` | ``reference-cgcnn``) giving the AE-CGCNN model options and the
     optimiser settings; ``overrides``: model config changes on top (e.g. ``{"geo_features": "radial"}``);
     ``epochs`` / ``batch_size`` / ``lr`` / ``weight_decay``: None = the model's recipe under the protocol
-    (:func:`aecgcnn.protocols.train_recipe`: the protocol's, GeoCGNN with its own weight decay 0); ``split``: ``80-10-10`` |
-    ``70-30`` | ``file`` | a split JSON; ``train_size`` / ``val_size`` / ``test_size``: nested seeded subsets
+    (:func:`aecgcnn.protocols.train_recipe`: the protocol's, GeoCGNN with its own weight decay 0); ``split``:
+    ``80-10-10`` | ``70-30`` | ``file`` | a split JSON; ``train_size`` / ``val_size`` / ``test_size``: nested seeded subsets
     (None = all); ``edge_precision``: of the per-edge GEMMs of the attention layers on CPU, ``bf16`` (default) |
     ``fp32`` (:func:`aecgcnn.models.fused.edge_precision`; float32 accumulation either way)."""
 

@@ -6,8 +6,8 @@ our finished GeoCGNN runs, its test MAE printed beside ours (and beside the spre
 
 ``PATH``: a clone of https://github.com/Tinystormjojo/geo-CGNN (Cheng, Zhang & Dong's code; nothing of it is copied
 here). ``RUN_DIR``: a finished run of ours (``metrics.json`` with its experiment record), e.g.
-``runs/cpu/mp-megnet-2018/learning-curve/geocgnn/n1000/seed0``; several runs (e.g. two recipes) give two rows each. The split is rebuilt from that record with our own
-``prepare_split`` (and checked against the run's ``test_predictions.csv``); the CIFs go through the reference code's
+``runs/cpu/mp-megnet-2018/learning-curve/geocgnn/n1000/seed0``; several runs (e.g. two recipes) give two rows each.
+The split is rebuilt from that record with our own ``prepare_split`` (and checked against the run's ``test_predictions.csv``); the CIFs go through the reference code's
 own graph builder (``AtomGraph.process``: 12 nearest neighbours within the cutoff, as its README's command) and its
 own basis functions (``data_utils.AtomGraph``), then its ``geo_CGNN`` model (the published command's sizes: 5 blocks,
 width 192, 64 Gaussians, 4³ plane waves) trains in its own ``Model.train`` loop (MSE on the raw targets, the best
@@ -190,7 +190,8 @@ def main():
     write_table(df, a.table.stem, "GeoCGNN fidelity: the published code against ours on the split and with the recipe "
                 f"of our runs ({'; '.join(described)}; best validation MAE tested)", a.table.parent,
                 command=command_line(sys.argv), runs=[str(r) for r in a.run],
-                data=", ".join(sorted({json.loads((r / "metrics.json").read_text())["experiment"]["dataset"] for r in a.run})),
+                data=", ".join(sorted({json.loads((r / "metrics.json").read_text())["experiment"]["dataset"]
+                                       for r in a.run})),
                 reference="https://github.com/Tinystormjojo/geo-CGNN")
     print(df.to_string(index=False))
 

@@ -337,8 +337,8 @@ def test_protocols_set_model_and_optimiser():
     geo = Experiment(dataset="toy", preset="geocgnn", protocol="reference-cgcnn")
     assert model_overrides(geo) == {"cutoff": 8.0}  # GeoCGNN takes the graph radius only
     # GeoCGNN keeps its published code's weight decay (0) under the paper protocol; an explicit value overrides it
-    assert train_settings(Experiment(dataset="toy", preset="geocgnn")) == {"epochs": 50, "lr": 1e-3, "weight_decay": 0.0,
-                                                                          "batch_size": 64}
+    assert train_settings(Experiment(dataset="toy", preset="geocgnn")) == {"epochs": 50, "lr": 1e-3,
+                                                                          "weight_decay": 0.0, "batch_size": 64}
     assert train_settings(Experiment(dataset="toy", preset="geocgnn", weight_decay=5e-4))["weight_decay"] == 5e-4
     with pytest.raises(ValueError, match="protocol"):
         train_settings(Experiment(dataset="toy", protocol="mine"))
