@@ -53,7 +53,9 @@ def run_status(out: Path) -> dict:
     remaining = None if finished or epochs is None or epoch_s is None else max(epochs - len(hist), 0) * epoch_s
     test = metrics.get("test", {}).get("mae")
     sizes = metrics.get("sizes", {})
-    return {"run": str(out), "preset": exp.get("preset", ""), "dataset": exp.get("dataset", ""), "state": state,
+    # a descriptor fit (aecgcnn baseline) has no preset and no epochs: its model kind names it
+    preset = exp.get("preset") or metrics.get("model_kind", "")
+    return {"run": str(out), "preset": preset, "dataset": exp.get("dataset", ""), "state": state,
             "epoch": len(hist), "epochs": epochs, "best_val_mae": best.get("val_mae") if best else None,
             "best_epoch": int(best["epoch"]) if best and "epoch" in best else None, "epoch_s": epoch_s,
             "remaining_s": remaining, "estimated": False, "test_mae": test, "plan": exp,
@@ -120,7 +122,9 @@ def status_table(statuses: list[dict], root: Path | None = None) -> list[str]:
         run = Path(s["run"])
         name = run.relative_to(root).as_posix() if root and run.is_relative_to(root) else run.as_posix()
         approx = "≈ " if s.get("estimated") else ""
-        cells = [name or ".", s["preset"], s["state"], f"{s['epoch']}/{s['epochs'] or '?'}",
+        epoch = "" if s["epochs"] is None and not s["epoch"] and s["state"] == "finished" else \
+            f"{s['epoch']}/{s['epochs'] or '?'}"  # a finished fit without epochs (a descriptor baseline)
+        cells = [name or ".", s["preset"], s["state"], epoch,
                  f"{s['best_val_mae']:.4g} ({s['best_epoch']})" if s["best_val_mae"] is not None else "",
                  approx + f"{s['epoch_s']:.0f}" if s["epoch_s"] is not None else "",
                  "" if s["state"] == "finished" else approx + _duration(s["remaining_s"]),

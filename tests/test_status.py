@@ -58,6 +58,12 @@ def test_status_command(tmp_path, capsys):
     assert main(["status", str(tmp_path / "runs")]) == 0
     text = capsys.readouterr().out
     assert "| tiny | cgcnn | finished | 2/2 | 0.4 (2) | 3 |  | 0.25 |" in text and text.rstrip().endswith("1 finished")
+    fit = tmp_path / "runs" / "descriptors-gb" / "seed0"  # a descriptor fit: no epochs, its model kind names it
+    fit.mkdir(parents=True)
+    (fit / "metrics.json").write_text(json.dumps({"experiment": {"dataset": "toy", "regressor": "gb"},
+                                                  "model_kind": "descriptors-gb", "test": {"mae": 0.5}}))
+    assert main(["status", str(tmp_path / "runs")]) == 0
+    assert "| descriptors-gb/seed0 | descriptors-gb | finished |  |  |  |  | 0.5 |" in capsys.readouterr().out
     assert main(["status", str(tmp_path / "runs"), "--open"]) == 0
     assert capsys.readouterr().out.rstrip().endswith("no runs")
     assert main(["status", str(tmp_path / "nowhere")]) == 2
