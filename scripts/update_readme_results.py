@@ -25,10 +25,10 @@ SECTIONS = [
      "1.163); not rerun here, so compare within the seed spread shown.", []),
     ("results/geocgnn_reference.md",
      "### Fidelity: our GeoCGNN against the published GeoCGNN code\n\n"
-     "`python benchmarks/reference_geocgnn.py --reference-geocgnn PATH --run RUN` (PATH: a clone of "
+     "`python benchmarks/reference_geocgnn.py --reference-geocgnn PATH --run RUN [RUN ...]` (PATH: a clone of "
      "https://github.com/Tinystormjojo/geo-CGNN): the published code's graph builder, basis functions, model and "
-     "training loop on exactly the split of one of our Table III GeoCGNN runs, with that run's optimiser settings; "
-     "our row is that experiment over our seeds.", []),
+     "training loop on exactly the split of each of our Table III GeoCGNN runs given (here one per weight decay), with "
+     "that run's optimiser settings; our row is that experiment over our seeds.", []),
     ("figures/cpu/table1_ablation.md",
      "### Table I and Figures 1–2: the ladder on CoRE-2019 0.15 bar (cpu profile)\n\n"
      "`aecgcnn reproduce table1 --profile cpu` and `aecgcnn reproduce curves --profile cpu` (the same runs). "
