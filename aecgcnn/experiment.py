@@ -119,10 +119,11 @@ def run_identity(exp: Experiment) -> dict:
     had their own recipe (:data:`aecgcnn.protocols.MODEL_TRAIN`) resolved from the protocol alone: they resume where
     the settings are unchanged, and a GeoCGNN state trained with the paper protocol's weight decay does not resume
     under GeoCGNN's own."""
-    identity = {k: v for k, v in asdict(exp).items()
+    record = asdict(exp)
+    identity = {k: v for k, v in record.items()
                 if k not in RESUMABLE_ACROSS and not (k in LEGACY_VALUES and v == LEGACY_VALUES[k])}
     resolved, legacy = ({k: v for k, v in ts.items() if k != "epochs"}
-                        for ts in (train_settings(exp), protocol_train_settings(asdict(exp))))
+                        for ts in (train_settings(exp), protocol_train_settings(record)))
     if resolved != legacy:
         identity["train_settings"] = resolved
     return identity
@@ -131,16 +132,19 @@ def run_identity(exp: Experiment) -> dict:
 def train_settings(exp: Experiment) -> dict:
     """epochs, lr, weight_decay, batch_size of an experiment: its own values, else its model's recipe under its
     protocol (:func:`aecgcnn.protocols.train_recipe`)."""
-    base = train_recipe(exp.protocol, exp.preset)
-    return {k: base[k] if getattr(exp, k) is None else getattr(exp, k) for k in TRAIN_KEYS}
+    return _resolve(train_recipe(exp.protocol, exp.preset), asdict(exp))
 
 
 def protocol_train_settings(record: dict) -> dict:
     """The train settings an experiment record (a dict of :class:`Experiment` fields) resolves to from its protocol
     alone, without its model's own recipe: what every run computed before :data:`aecgcnn.protocols.MODEL_TRAIN`
     existed (records and training states that lack their resolved settings are read so)."""
-    base = protocol(record.get("protocol", DEFAULT_PROTOCOL))["train"]
-    return {k: base[k] if record.get(k) is None else record[k] for k in TRAIN_KEYS}
+    return _resolve(protocol(record.get("protocol", DEFAULT_PROTOCOL))["train"], record)
+
+
+def _resolve(recipe: dict, record: dict) -> dict:
+    """The :data:`TRAIN_KEYS` of an experiment record: its own values, else the recipe's."""
+    return {k: recipe[k] if record.get(k) is None else record[k] for k in TRAIN_KEYS}
 
 
 def model_overrides(exp: Experiment) -> dict:
