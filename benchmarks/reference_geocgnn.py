@@ -28,6 +28,7 @@ import os
 import sys
 import time
 import types
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,12 +115,19 @@ def result_key(recipe: dict, split: dict) -> str:
     return hashlib.sha1(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def compare(a, run: Path) -> tuple[list[dict], str]:
-    """The two rows (published code, ours) of one of our runs, and a line describing its split and recipe."""
+@lru_cache(maxsize=None)
+def _entries(dataset: str, data_dir: str | None):
+    """The dataset's entries, loaded once for all the runs compared on it."""
+    from aecgcnn.data.datasets import load_entries
+    return load_entries(dataset, data_dir)
+
+
+def compare(a, run: Path) -> tuple[list[dict], str, str]:
+    """The two rows (published code, ours) of one of our runs, a line describing its split and recipe, and its
+    dataset."""
     import numpy as np
     import pandas as pd
 
-    from aecgcnn.data.datasets import load_entries
     from aecgcnn.experiment import experiment_from_dict, prepare_split
     from aecgcnn.metrics import aggregate, regression_metrics
     from aecgcnn.reports import fmt
@@ -129,7 +137,7 @@ def compare(a, run: Path) -> tuple[list[dict], str]:
     if exp.preset != "geocgnn":
         raise SystemExit(f"{run}: a {exp.preset} run; pass a GeoCGNN run")
     recipe = ours["train_settings"]  # what the run trained with (not today's resolution of its protocol)
-    entries = load_entries(exp.dataset, exp.data_dir)
+    entries = _entries(exp.dataset, exp.data_dir)
     split = prepare_split(exp, entries)
     test_ids = pd.read_csv(run / "test_predictions.csv")["id"].astype(str).tolist()
     if sorted(test_ids) != sorted(split["test"]):
@@ -163,7 +171,7 @@ def compare(a, run: Path) -> tuple[list[dict], str]:
                                       ("GeoCGNN, ours", ", ".join(str(m["experiment"]["seed"]) for m in siblings),
                                        agg_ours))]
     return rows, (f"{run}: {len(split['train'])} train / {len(split['val'])} val / {len(split['test'])} test "
-                  f"{exp.dataset} crystals, {recipe_text}")
+                  f"{exp.dataset} crystals, {recipe_text}"), exp.dataset
 
 
 def main():
@@ -181,17 +189,17 @@ def main():
     from aecgcnn.provenance import command_line
     from aecgcnn.reports import write_table
 
-    rows, described = [], []
+    rows, described, datasets = [], [], set()
     for run in a.run:
-        r, d = compare(a, run)
+        r, d, dataset = compare(a, run)
         rows += r
         described.append(d)
+        datasets.add(dataset)
     df = pd.DataFrame(rows)
     write_table(df, a.table.stem, "GeoCGNN fidelity: the published code against ours on the split and with the recipe "
                 f"of our runs ({'; '.join(described)}; best validation MAE tested)", a.table.parent,
                 command=command_line(sys.argv), runs=[str(r) for r in a.run],
-                data=", ".join(sorted({json.loads((r / "metrics.json").read_text())["experiment"]["dataset"]
-                                       for r in a.run})),
+                data=", ".join(sorted(datasets)),
                 reference="https://github.com/Tinystormjojo/geo-CGNN")
     print(df.to_string(index=False))
 
