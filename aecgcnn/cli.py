@@ -332,10 +332,20 @@ def cmd_reproduce(args):
             if isinstance(params.get(key), str):
                 params[key] = str(Path(params[key]).resolve())
         runs = runs_dir(str(params["profile"]), params.get("out_dir"))
-        print(f"running {stem}.ipynb with {params} (executed copy: {out_dir / f'{stem}.ipynb'}; the progress of its "
+        executed = out_dir / executed_notebook_name(stem, params)
+        print(f"running {stem}.ipynb with {params} (executed copy: {executed}; the progress of its "
               f"training runs: aecgcnn status {_shown_path(runs)} --open)")
-        pm.execute_notebook(str(root / f"{stem}.ipynb"), str(out_dir / f"{stem}.ipynb"), parameters=params,
-                            cwd=str(root), progress_bar=True)
+        pm.execute_notebook(str(root / f"{stem}.ipynb"), str(executed), parameters=params, cwd=str(root),
+                            progress_bar=True)
+
+
+def executed_notebook_name(stem: str, params: dict) -> str:
+    """File name of a notebook's executed copy: ``<stem>.ipynb`` for the profile alone, else named after the other
+    parameters too (``04_table3_geocgnn,finished_only=true.ipynb``), so a finished-only look or a side study started
+    beside a running notebook never overwrites that notebook's executed copy."""
+    from aecgcnn.studies import variant_name
+    name = variant_name({k: v for k, v in params.items() if k != "profile"})
+    return f"{stem},{name}.ipynb" if name else f"{stem}.ipynb"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,11 +51,17 @@ def profile_settings(family: str, profile: str, **overrides) -> dict:
     """Settings of ``PROFILES[family][profile]`` (plus :data:`DEFAULTS`) with notebook overrides applied
     (None values ignored). ``finished_only=True`` (a notebook's look at a long study while it runs: tabulate the
     runs that have finished, train none) is kept in the settings its tables stamp; False is left out, so a complete
-    table's settings equal the profile's."""
+    table's settings equal the profile's. ``sizes`` (``mp_curve``: the training-set sizes a notebook runs, like
+    ``seeds`` a choice of runs, not a change of what a run computes) replaces the profile's sizes and its
+    one-seed sizes: exactly those sizes run, each with every seed."""
     if family not in PROFILES or profile not in PROFILES[family]:
         raise ValueError(f"unknown profile {family}/{profile}: profiles are quick, cpu, paper")
     base = {**DEFAULTS, **PROFILES[family][profile]}
     settings = {**base, **{k: v for k, v in overrides.items() if v is not None}}
+    if overrides.get("sizes") is not None:
+        if "sizes" not in base:
+            raise ValueError(f"profile family {family} has no training-set sizes to choose from")
+        settings["sizes"], settings["one_seed_sizes"] = [int(n) for n in overrides["sizes"]], []
     if not settings.get("finished_only"):
         settings.pop("finished_only", None)
     changed = {k: settings[k] for k in RUN_SETTINGS if k in base and settings[k] != base[k]}
@@ -74,17 +80,23 @@ def run_variant(settings: dict, model_options: dict | None = None, protocol: str
     profile's own runs, else the changes as ``key=value`` joined by commas (profile settings the notebook overrode,
     ``settings["changed"]``; AE-CGCNN ``model_options``; a protocol other than the default; ``lr``;
     ``weight_decay``; ``data=demo`` when ``data_dir`` resolves to the demo sample shipped with the package, so a run
-    on the demo sample never meets one on the full data), e.g. ``lr=0.0003,node_dim=128``. A value with characters
-    unsafe in a file name (replaced by ``_``) or a name past 80 characters (cut at a comma) gets ``+`` and a hash of
-    the whole, so two variants never share a folder. So changing a parameter trains new runs beside the profile's,
-    never over them."""
-    import hashlib
-    import re
+    on the demo sample never meets one on the full data), e.g. ``lr=0.0003,node_dim=128`` (:func:`variant_name`:
+    two variants never share a folder). So changing a parameter trains new runs beside the profile's, never over
+    them."""
     parts = {**settings.get("changed", {}), **(model_options or {})}
     parts.update({k: v for k, v in (("protocol", protocol), ("lr", lr), ("weight_decay", weight_decay))
                   if v is not None and v != DEFAULT_PROTOCOL})
     if is_demo(resolve_data_dir(data_dir)):
         parts["data"] = "demo"
+    return variant_name(parts)
+
+
+def variant_name(parts: dict) -> str:
+    """``key=value`` pairs sorted and joined by commas, safe as a file name: '' for none; a value with characters
+    unsafe in a file name (replaced by ``_``) or a name past 80 characters (cut at a comma) gets ``+`` and a hash of
+    the whole, so two different ``parts`` never share a name."""
+    import hashlib
+    import re
     if not parts:
         return ""
     raw = [f"{k}={json.dumps(v, sort_keys=True, separators=(',', ':')).strip(chr(34))}"

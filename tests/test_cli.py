@@ -220,8 +220,20 @@ def test_reproduce_hands_the_notebook_absolute_paths_and_says_where_to_follow_it
     assert main(["reproduce", "table2", "--profile", "quick", "--out-dir", "executed", "-p", "out_dir", "mine",
                  "-p", "data_dir", "data", "-p", "seeds", "[0, 1]"]) == 0
     (src, dst, kw), = calls
-    assert src.endswith("notebooks/03_table2_splits.ipynb") and dst == "executed/03_table2_splits.ipynb"
+    assert src.endswith("notebooks/03_table2_splits.ipynb") and dst.startswith("executed/03_table2_splits,")
     assert kw["parameters"] == {"profile": "quick", "out_dir": str(tmp_path / "mine"),
                                 "data_dir": str(tmp_path / "data"), "seeds": [0, 1]}
     assert kw["cwd"].endswith("notebooks")
     assert "aecgcnn status mine/runs --open" in capsys.readouterr().out
+
+
+def test_reproduce_names_the_executed_copy_after_its_parameters(tmp_path, monkeypatch):
+    """A finished-only look or a side study started beside a running notebook must not overwrite that notebook's
+    executed copy: only the profile alone gives the plain name."""
+    import papermill
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook", lambda src, dst, **kw: calls.append(dst.rsplit("/", 1)[-1]))
+    for extra in ([], ["-p", "finished_only", "true"], ["-p", "sizes", "[300, 1000]"]):
+        assert main(["reproduce", "table3", "--profile", "cpu", "--out-dir", str(tmp_path), *extra]) == 0
+    assert calls == ["04_table3_geocgnn.ipynb", "04_table3_geocgnn,finished_only=true.ipynb",
+                     calls[2]] and calls[2].startswith("04_table3_geocgnn,sizes=") and len(set(calls)) == 3

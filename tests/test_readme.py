@@ -76,3 +76,26 @@ def test_only_earlier_profile_tables_carry_the_old_defaults_note(monkeypatch):
         assert up.is_current_profile("figures/cpu/table1_ablation.md") is expected
         assert (up.OLD in (up.section("figures/cpu/table1_ablation.md", "intro", []) or up.OLD)) is not expected
     assert not up.is_current_profile("results/mp1000_presets.md")
+
+
+def test_side_study_tables_carry_their_verdicts_and_no_profile_note(tmp_path, monkeypatch):
+    """A notebook run with changed parameters (``figures/cpu/<variant>/``) is a side study: no earlier-profile note
+    (its settings differ from the profile's by design), its own verdicts under its table, and a partial note only for
+    a finished-only look."""
+    import json
+
+    import update_readme_results as up
+    from aecgcnn.verdicts import Verdict, write_verdicts
+    table = "figures/cpu/attention_norm=per-head/table3_geocgnn.md"
+    (tmp_path / table).parent.mkdir(parents=True)
+    (tmp_path / table).write_text("| train size |\n|---|\n| 300 |\n")
+    write_verdicts([Verdict(claim="claim X", paper="p", status="undecided", evidence="e", reason="r")],
+                   "verdicts_table3", (tmp_path / table).parent)
+    monkeypatch.setattr(up, "ROOT", tmp_path)
+    assert up.is_side_study(table) and not up.is_side_study("figures/cpu/table3_geocgnn.md")
+    for finished_only in (False, True):
+        prov = {"settings": {"sizes": [300], "finished_only": True} if finished_only else {"sizes": [300]}}
+        (tmp_path / table.replace(".md", ".provenance.json")).write_text(json.dumps(prov))
+        text = up.section(table, "intro", [])
+        assert "claim X" in text and "| 300 |" in text and "earlier `cpu` profile" not in text
+        assert ("finished so far" in text) is finished_only

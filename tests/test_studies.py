@@ -16,6 +16,18 @@ def test_overrides_apply_and_none_is_ignored():
         profile_settings("mof", "huge")
 
 
+def test_chosen_sizes_replace_the_profiles_and_its_one_seed_sizes_without_a_variant():
+    """Table III's ``sizes`` picks runs like ``seeds``: exactly the chosen sizes run, each with every seed, in the
+    profile's own run folders (no variant), so a study of a few sizes reuses the profile's runs."""
+    from aecgcnn.studies import run_variant
+    s = profile_settings("mp_curve", "cpu", sizes=[1000, 300])
+    assert s["sizes"] == [1000, 300] and s["one_seed_sizes"] == [] and "changed" not in s
+    assert run_variant(s, data_dir="/data") == ""
+    assert profile_settings("mp_curve", "cpu")["one_seed_sizes"] == PROFILES["mp_curve"]["cpu"]["one_seed_sizes"]
+    with pytest.raises(ValueError, match="no training-set sizes"):
+        profile_settings("mof", "cpu", sizes=[300])
+
+
 def test_finished_only_is_stamped_only_when_asked_and_commands_keep_zero():
     """A finished-only look is recorded in the settings its tables stamp (the README then marks them partial); a
     complete run's settings equal the profile's. The reproduce command drops False but keeps 0 (weight decay 0)."""
