@@ -241,7 +241,7 @@ def cmd_baseline(args):
     for seed in args.seeds:
         out = Path(args.out) / f"seed{seed}" if args.out else None
         m = run_descriptor_baseline(args.dataset, args.split, seed, args.regressor, args.data_dir, args.cache_dir,
-                                    not args.no_geometry, out)
+                                    not args.no_geometry, out, args.train_size, args.val_size, args.test_size)
         runs.append(m["test"])
         print(f"seed {seed}: test MAE {m['test']['mae']:.4f} {m['units']}  SRCC {m['test']['srcc']:.3f}  "
               f"R2 {m['test']['r2']:.3f} (n={m['test']['n']}, {m['n_features']} descriptors)")
@@ -461,6 +461,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seeds", type=int, nargs="+", default=[0])
     q.add_argument("--regressor", default="rf", choices=["rf", "gb"])
     q.add_argument("--no-geometry", action="store_true", help="chemistry descriptors only")
+    q.add_argument("--train-size", type=int, default=None,
+                   help="fit on this many of the train part, drawn as `train --train-size` draws them (default: all)")
+    q.add_argument("--val-size", type=int, default=None,
+                   help="with this many of the val part, drawn as `train --val-size` draws them (default: all)")
+    q.add_argument("--test-size", type=int, default=None,
+                   help="test on this many of the test part, drawn as `train --test-size` draws them (default: all)")
     q.add_argument("--out", default=None)
     _add_common(q)
     q.set_defaults(func=cmd_baseline)

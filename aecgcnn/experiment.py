@@ -161,11 +161,23 @@ def initial_model(exp: Experiment):
     return model_from_preset(exp.preset, **model_overrides(exp))
 
 
-def _subset(ids: list[str], n: int | None, seed: int) -> list[str]:
+def nested_subset(ids: list[str], n: int | None, seed: int) -> list[str]:
+    """``n`` of ``ids`` drawn by ``seed`` (all of them for None or n ≥ len): the first n of one seeded permutation,
+    so for one seed a smaller subset lies inside a larger one."""
     if n is None or n >= len(ids):
         return list(ids)
     rng = np.random.default_rng(seed)
     return [ids[i] for i in rng.permutation(len(ids))[:n]]
+
+
+def nested_subsets(split: dict, split_seed: int, train_size: int | None = None, val_size: int | None = None,
+                   test_size: int | None = None) -> dict[str, list[str]]:
+    """The parts of a split ({"train", "val", "test": ids}) cut to the requested sizes, each drawn by its own seed
+    derived from the split seed (train: seed, val: seed + 1, test: seed + 2): what a run with these sizes trains,
+    selects and tests on (:func:`prepare_split`), so a baseline can fit on exactly a run's crystals."""
+    return {"train": nested_subset(split["train"], train_size, split_seed),
+            "val": nested_subset(split["val"], val_size, split_seed + 1),
+            "test": nested_subset(split["test"], test_size, split_seed + 2)}
 
 
 def split_labelled(entries) -> tuple[list, list]:
@@ -191,9 +203,7 @@ def prepare_split(exp: Experiment, entries) -> dict:
             demo = is_demo(resolve_data_dir(exp.data_dir))  # demo splits never replace the full data's
             save_split(split, f"demo/{exp.dataset}" if demo else exp.dataset, name)
     # nested subsets: the permutation depends on the split seed only, so train_300 ⊂ train_500 ⊂ ...
-    return {"train": _subset(split["train"], exp.train_size, split_seed),
-            "val": _subset(split["val"], exp.val_size, split_seed + 1),
-            "test": _subset(split["test"], exp.test_size, split_seed + 2),
+    return {**nested_subsets(split, split_seed, exp.train_size, exp.val_size, exp.test_size),
             "meta": split.get("meta", {})}
 
 

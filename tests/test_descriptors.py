@@ -49,3 +49,25 @@ def test_baseline_command_fits_tests_and_reuses_a_finished_fit(tmp_path, capsys,
     assert "reusing finished baseline" in capsys.readouterr().out and calls == []
     assert json.loads((tmp_path / "gb" / "seed0" / "metrics.json").read_text()) == first
     assert main(args + ["--seeds", "1"]) == 0 and len(calls) == 1
+
+
+def test_baseline_with_sizes_fits_on_exactly_the_crystals_of_a_network_run(tmp_path, monkeypatch):
+    """Train / val / test sizes: the descriptor model fits on the train and val subsets a network run of the same
+    split, seed and sizes trains and selects on, and tests on the same test crystals."""
+    from aecgcnn import experiment
+    from aecgcnn.baselines.descriptors import run_descriptor_baseline
+    from aecgcnn.data.datasets import load_entries
+    monkeypatch.delenv("AECGCNN_DATA", raising=False)
+    seen = []
+    real = experiment.nested_subsets
+    monkeypatch.setattr(experiment, "nested_subsets", lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])
+    m = run_descriptor_baseline("core2019-co2-0.15bar", "70-30", 1, "gb", train_size=10, val_size=4,
+                                test_size=6, out_dir=tmp_path / "gb")
+    parts, = seen
+    exp = experiment.Experiment(dataset="core2019-co2-0.15bar", split="70-30", seed=1, train_size=10, val_size=4,
+                                test_size=6, save_split_file=False)
+    run = experiment.prepare_split(exp, load_entries("core2019-co2-0.15bar"))
+    assert all(parts[k] == run[k] for k in ("train", "val", "test")) and len(parts["train"]) == 10
+    assert m["sizes"] == {"train": 14, "test": 6} and m["test"]["n"] == 6
+    assert {k: m["experiment"][k] for k in ("train_size", "val_size", "test_size")} == {"train_size": 10,
+                                                                                       "val_size": 4, "test_size": 6}

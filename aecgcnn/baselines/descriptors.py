@@ -119,15 +119,25 @@ def dataset_descriptors(dataset: str, data_dir=None, cache_dir=None, use_geometr
 
 
 def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, regressor: str = "rf",
-                            data_dir=None, cache_dir=None, use_geometry: bool = True, out_dir=None) -> dict:
+                            data_dir=None, cache_dir=None, use_geometry: bool = True, out_dir=None,
+                            train_size: int | None = None, val_size: int | None = None,
+                            test_size: int | None = None) -> dict:
     """Fit the descriptor model on the split's train (+val) part and test it on the test part.
 
+    ``train_size`` / ``val_size`` / ``test_size``: fit on those subsets of the train / val parts and test on that of
+    the test part instead, drawn as a network run of the same split, seed and sizes draws them
+    (:func:`aecgcnn.experiment.nested_subsets`), so the baseline sees exactly the crystals that run trained and
+    selected on, and is tested on the same ones.
     Returns the same results format as :func:`aecgcnn.experiment.run_experiment` (``test``, ``train``
     metrics, sizes, provenance) plus the feature names and importances. With ``out_dir`` the metrics are written
     to ``out_dir/metrics.json``, and a finished fit of the same experiment on the same data there is reused."""
     import json
+
+    from aecgcnn.experiment import nested_subsets
     experiment = {"dataset": dataset, "split": split, "seed": seed, "regressor": regressor,
-                  "use_geometry": use_geometry}
+                  "use_geometry": use_geometry,
+                  **{k: v for k, v in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size))
+                     if v is not None}}
     data_root = str(resolve_data_dir(data_dir))
     record = Path(out_dir) / "metrics.json" if out_dir else None
     if record and record.exists():
@@ -136,9 +146,9 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
             print(f"[aecgcnn] reusing finished baseline {out_dir}")
             return done
     built_entries, X, names, y, n_skipped = dataset_descriptors(dataset, data_dir, cache_dir, use_geometry)
-    parts = make_split(split, built_entries, seed)
+    parts = nested_subsets(make_split(split, built_entries, seed), seed, train_size, val_size, test_size)
     index = {e.id: k for k, e in enumerate(built_entries)}
-    train_idx = [index[i] for i in parts["train"] + parts["val"] if i in index]  # no early stopping: use all 70 %
+    train_idx = [index[i] for i in parts["train"] + parts["val"] if i in index]  # no early stopping: train + val
     test_idx = [index[i] for i in parts["test"] if i in index]
     model = make_regressor(regressor, seed)
     t = time.time()
