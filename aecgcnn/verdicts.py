@@ -102,9 +102,9 @@ def similar_error(a, b) -> tuple[str, str]:
     within the seed spread (the seeds cannot tell them apart: the same bar :func:`lower_error` uses, read the other
     way), ``not supported`` when one is lower by more than the spread, ``undecided`` with one seed on a side."""
     status, reason = lower_error(a, b)
-    if status == "undecided" and len(a) > 1 and len(b) > 1:
-        return "supported", reason
-    return ("not supported", reason) if status != "undecided" else (status, reason)
+    if status != "undecided":
+        return "not supported", reason
+    return ("supported" if len(a) > 1 and len(b) > 1 else "undecided"), reason
 
 
 def _subject(name: str, reason: str) -> str:
