@@ -49,9 +49,9 @@ SECTIONS = [
     ("figures/cpu/attention_norm=per-head/table3_geocgnn.md",
      "#### Side study: Table III with AE-CGCNN's attention normalised per head\n\n"
      "`aecgcnn reproduce table3 --profile cpu -p model_options '{\"attention_norm\": \"per-head\"}' -p sizes "
-     "'[300, 500, 1000, 3478]'`: the paper's Eq. 7 is ambiguous between one softmax over (neighbour, slot, head) "
+     "'[300, 500, 1000, 3478, 6956]'`: the paper's Eq. 7 is ambiguous between one softmax over (neighbour, slot, head) "
      "and one per head (model card); per-head is the better reading on MP in the fidelity cases. The profile's "
-     "sizes up to 3,478, its seeds and the GeoCGNN runs of the table above (GeoCGNN has no attention, so its runs "
+     "sizes up to 6,956, its seeds and the GeoCGNN runs of the table above (GeoCGNN has no attention, so its runs "
      "are the profile's own); only AE-CGCNN is retrained. Its verdict, by the same rule, is listed below the table and not among the paper "
      "verdicts above, which are made with the literal (joint) default.",
      ["figures/cpu/attention_norm=per-head/table3_learning_curve.png"]),
