@@ -151,6 +151,11 @@ def earlier_profile_note(table: str) -> str | None:
             "above): to be replaced when the current profile's runs finish (issue 15), not mixed with them.*")
 
 
+def saved_verdicts(path: Path) -> dict:
+    """A verdicts file a notebook wrote (``aecgcnn.verdicts.write_verdicts``), or no verdicts when it has not."""
+    return json.loads(path.read_text()) if path.exists() else {"verdicts": []}
+
+
 def verdicts_section() -> str:
     """The verdicts on the paper's claims collected from figures/cpu/verdicts_*.json (a pending note for the
     notebooks that have not written theirs)."""
@@ -158,7 +163,7 @@ def verdicts_section() -> str:
     rows, pending = [], []
     for name in VERDICT_FILES:
         path = ROOT / "figures/cpu" / f"{name}.json"
-        saved = json.loads(path.read_text()) if path.exists() else {"verdicts": []}
+        saved = saved_verdicts(path)
         if not saved["verdicts"]:  # not run, or no claim decidable from the runs finished so far
             pending.append(VERDICT_FILES[name])
             continue
@@ -189,7 +194,7 @@ def side_study_verdicts(table: str) -> str:
     from aecgcnn.verdicts import markdown_table
     name = "verdicts_" + Path(table).stem.split("_")[0]
     path = (ROOT / table).parent / f"{name}.json"
-    verdicts = json.loads(path.read_text())["verdicts"] if path.exists() else []
+    verdicts = saved_verdicts(path)["verdicts"]
     return "\n".join(markdown_table(verdicts)) if verdicts else ""
 
 
