@@ -299,6 +299,23 @@ def cmd_status(args):
               "`aecgcnn train --config RUN/run.json --resume` (runs that have a run.json)")
 
 
+def cmd_archive(args):
+    from aecgcnn.archive import restore_runs, save_runs
+    if args.action == "save":
+        if not Path(args.runs).is_dir():
+            raise InputError(f"{args.runs}: no such runs folder")
+        report = save_runs(args.runs, args.archive, models=args.models, states=args.states)
+        print(report.summary(f"{args.runs} -> {args.archive}: saved"))
+    else:
+        try:
+            report = restore_runs(args.archive, args.runs)
+        except FileNotFoundError as exc:
+            raise InputError(str(exc)) from None
+        print(report.summary(f"{args.archive} -> {args.runs}: restored"))
+    for rel in report.states:
+        print(f"  training state: {rel}")
+
+
 #: notebook parameters that are paths (relative ones are read from where `aecgcnn reproduce` is run)
 NOTEBOOK_PATH_PARAMETERS = ("out_dir", "data_dir")
 
@@ -492,6 +509,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("paths", nargs="*", default=["runs"], help="folders to search (default: runs)")
     q.add_argument("--open", action="store_true", help="only the runs that have not finished")
     q.set_defaults(func=cmd_status)
+
+    q = sub.add_parser("archive", help="copy finished runs' records (and training states) between runs/ and a folder "
+                                       "committed with the code, so long studies outlive the machine")
+    q.add_argument("action", choices=["save", "restore"], help="save: runs -> archive; restore: archive -> runs "
+                                                                "(never over a finished, further-along or busy run)")
+    q.add_argument("--runs", default="runs", help="the run folders (default: runs)")
+    q.add_argument("--archive", default="results/runs", help="the archive (default: results/runs)")
+    q.add_argument("--models", action="store_true", help="save: also the finished runs' checkpoint.pt")
+    q.add_argument("--states", action="store_true", help="save: also the training state of unfinished runs")
+    q.set_defaults(func=cmd_archive)
 
     q = sub.add_parser("evaluate", help="metrics of a checkpoint on a split of a dataset")
     q.add_argument("checkpoint")

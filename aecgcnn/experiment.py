@@ -19,6 +19,7 @@ from aecgcnn.checkpoint import save_checkpoint
 from aecgcnn.data.batch import GraphDataset
 from aecgcnn.data.cache import build_graphs, write_problems
 from aecgcnn.data.datasets import DATASETS, is_demo, load_entries, resolve_data_dir
+from aecgcnn.data.sources import file_digests
 from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
 from aecgcnn.metrics import aggregate, regression_metrics
@@ -307,7 +308,7 @@ def _test_and_write(exp: Experiment, model, sets, split, built, unlabelled, resu
         "data_files": list(spec.files) if spec else [exp.dataset],
         "target": spec.target if spec else "target", "units": spec.units if spec else "",
         "split_meta": split["meta"],
-        "data_root": _data_root(exp),
+        "data_root": _data_root(exp), "data_sha256": _data_digests(exp),
         "provenance": stamp(device),
     }
     metrics["history"] = result.history
@@ -332,14 +333,31 @@ def _data_root(exp: Experiment) -> str:
     return "demo" if is_demo(root) else str(root)
 
 
+def _data_digests(exp: Experiment) -> dict[str, str]:
+    """SHA-256 of each file of a named dataset in the data folder ``exp`` reads (``{}`` for other data)."""
+    spec = DATASETS.get(exp.dataset)
+    return file_digests(resolve_data_dir(exp.data_dir), spec.files) if spec else {}
+
+
+def same_data(metrics: dict, exp: Experiment) -> bool:
+    """Whether the run recorded in ``metrics`` (a metrics.json) was trained on the data ``exp`` reads: the same
+    SHA-256 of every data file where the record keeps them (``data_sha256``), so a copy of the data in another folder,
+    e.g. on another machine after ``aecgcnn archive restore``, is the same data; else (records written before the
+    digests were kept, data without files to pin) the same data folder (``data_root``)."""
+    if recorded := metrics.get("data_sha256"):
+        return recorded == _data_digests(exp)
+    return metrics.get("data_root", _data_root(exp)) == _data_root(exp)  # older runs: not recorded
+
+
 def experiment_differences(saved: dict, exp: Experiment, recorded_train: dict | None = None) -> dict:
     """Where an experiment recorded in a run's metrics.json differs from ``exp``: {key: (recorded, requested)}.
     Keys the record lacks, written by an older version, take their :data:`LEGACY_VALUES`, else their defaults.
     The optimiser settings (:data:`aecgcnn.protocols.TRAIN_KEYS`) are compared as resolved: ``recorded_train`` (the
     run's recorded ``train_settings``; when absent, what the record's protocol alone gives) against
     :func:`train_settings` of ``exp``, so ``weight_decay=None`` and an explicit value that resolves alike are the same
-    run. ``progress``, ``resume`` and ``out_dir`` (the folder the record was found in) do not count."""
-    ignore = ("progress", "resume", "out_dir", *TRAIN_KEYS)
+    run. ``progress``, ``resume``, ``out_dir`` (the folder the record was found in), ``data_dir`` and ``cache_dir``
+    (where the data and graphs lie: whether they are the same data is :func:`same_data`'s question) do not count."""
+    ignore = ("progress", "resume", "out_dir", "data_dir", "cache_dir", *TRAIN_KEYS)
     defaults = {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
                 for f in fields(Experiment) if f.default is not MISSING or f.default_factory is not MISSING}
     defaults.update(LEGACY_VALUES)
@@ -426,8 +444,7 @@ def finished_run(exp: Experiment) -> dict | None:
     out = Path(exp.out_dir)
     if (out / "metrics.json").exists() and (out / "history.csv").exists():
         metrics = read_run(out)
-        same_data = metrics.get("data_root", _data_root(exp)) == _data_root(exp)  # older runs: not recorded
-        if same_data and same_experiment(metrics.get("experiment", {}), exp, metrics.get("train_settings")):
+        if same_data(metrics, exp) and same_experiment(metrics.get("experiment", {}), exp, metrics.get("train_settings")):
             return metrics
     return None
 
@@ -463,7 +480,7 @@ def _refuse_to_overwrite(exp: Experiment, out: Path) -> None:
     differences = {k: v for k, v in experiment_differences(metrics.get("experiment", {}), exp,
                                                            metrics.get("train_settings")).items()
                    if k not in RESUMABLE_ACROSS}
-    if metrics.get("data_root", _data_root(exp)) != _data_root(exp):
+    if not same_data(metrics, exp):
         differences["data"] = (metrics["data_root"], _data_root(exp))
     if differences:
         listed = "; ".join(f"{k}: {a!r} there, {b!r} here" for k, (a, b) in differences.items())

@@ -7,6 +7,7 @@ the result checked against the manifest); files without an automated rebuild get
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,20 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_of(Path(path))
+
+
+def file_digests(root, files) -> dict[str, str]:
+    """``{file: SHA-256}`` of a dataset's ``files`` (paths relative to the data ``root``), each hashed once per
+    process while unchanged; ``{}`` when one is missing or a folder (nothing to pin the data by)."""
+    paths = {f: Path(root) / f for f in files}
+    if not all(p.is_file() for p in paths.values()):
+        return {}
+    return {f: _sha256_cached(str(p), p.stat().st_size, p.stat().st_mtime_ns) for f, p in paths.items()}
 
 
 def download(rel_path: str, data_dir: Path, base_url: str | None = None, progress: bool = True) -> tuple[Path, str]:

@@ -1,0 +1,131 @@
+"""aecgcnn.archive: run records copied to a committed folder and back are reused as if trained here, an archived
+training state resumes on a fresh machine, and restoring never overwrites a run that is further along or busy."""
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from aecgcnn import experiment
+from aecgcnn.archive import restore_runs, save_runs
+from aecgcnn.cli import main
+from aecgcnn.experiment import Experiment, finished_run, run_experiment, run_or_load
+
+
+def tiny(out, epochs=2, seed=0) -> Experiment:
+    """A real (tiny) run on the configured data or the demo sample: 32 CoRE MOFs."""
+    return Experiment(dataset="core2019-co2-0.15bar", preset="cgcnn", train_size=32, val_size=16, test_size=16,
+                      epochs=epochs, batch_size=16, seed=seed, out_dir=str(out), progress=False, save_split_file=False)
+
+
+def never_train(monkeypatch):
+    monkeypatch.setattr(experiment, "run_experiment", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+
+
+@pytest.fixture(scope="module")
+def machine(tmp_path_factory):
+    """A machine's runs/: one finished run, one interrupted after its first of two epochs (its records removed as a
+    kill before the end leaves them), one planned and not started."""
+    runs = tmp_path_factory.mktemp("runs")
+    run_experiment(tiny(runs / "study" / "done"))
+    run_experiment(tiny(runs / "study" / "half", epochs=1, seed=1))
+    for name in ("metrics.json", "checkpoint.pt", "test_predictions.csv"):
+        (runs / "study" / "half" / name).unlink()
+    experiment.record_plan(tiny(runs / "study" / "planned", seed=2))
+    return runs
+
+
+def test_a_restored_finished_run_is_reused_without_training(machine, tmp_path, monkeypatch):
+    archive = tmp_path / "archive"
+    report = save_runs(machine, archive)
+    assert report.finished == ["study/done"] and report.states == []
+    assert report.skipped == {"study/half": "unfinished (no --states)", "study/planned": "not started"}
+    assert sorted(p.name for p in (archive / "study" / "done").iterdir()) == \
+        ["history.csv", "metrics.json", "run.json", "test_predictions.csv"]  # no checkpoint without models
+    assert save_runs(machine, archive).skipped["study/done"] == "up to date"
+
+    fresh = tmp_path / "fresh"  # another machine: no runs at all
+    assert restore_runs(archive, fresh).finished == ["study/done"]
+    never_train(monkeypatch)
+    exp = tiny(fresh / "study" / "done")
+    restored, original = finished_run(exp), json.loads((machine / "study" / "done" / "metrics.json").read_text())
+    assert restored is not None and restored["test"] == original["test"]
+    assert run_or_load(exp)["history"] == experiment.read_run(machine / "study" / "done")["history"]
+    assert finished_run(replace(exp, seed=5)) is None  # a record is only reused for its own experiment
+
+
+def test_an_archived_training_state_resumes_on_a_fresh_machine(machine, tmp_path, monkeypatch):
+    archive = tmp_path / "archive"
+    report = save_runs(machine, archive, states=True, models=True)
+    assert report.states == ["study/half"] and (archive / "study" / "done" / "checkpoint.pt").exists()
+    fresh = tmp_path / "fresh"
+    assert restore_runs(archive, fresh).states == ["study/half"]
+    decisions = []
+    monkeypatch.setattr(experiment, "run_experiment", lambda e, entries=None: decisions.append(e.resume) or {})
+    run_or_load(tiny(fresh / "study" / "half", epochs=2, seed=1))
+    assert decisions == [True]  # continued from epoch 1, not trained afresh
+
+    # the run went on here (two epochs): the archive's one-epoch state does not overwrite it, and saving it back
+    # replaces the archived state
+    shutil.copy(fresh / "study" / "half" / "train_state.pt", tmp_path / "one_epoch.pt")
+    monkeypatch.undo()
+    run_experiment(replace(tiny(fresh / "study" / "half", epochs=2, seed=1), resume=True))
+    assert restore_runs(archive, fresh).skipped["study/half"] == "finished here"
+    assert save_runs(fresh, archive).finished == ["study/half"]
+    assert not (archive / "study" / "half" / "train_state.pt").exists()  # a finished run keeps no state
+
+
+def test_restore_leaves_a_run_that_is_further_along_or_busy(machine, tmp_path):
+    archive = tmp_path / "archive"
+    save_runs(machine, archive, states=True)
+    local = tmp_path / "local"
+    shutil.copytree(machine / "study" / "half", local / "study" / "half")
+    assert restore_runs(archive, local).skipped["study/half"] == "as far along here"
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        busy = tmp_path / "busy"
+        (busy / "study" / "done").mkdir(parents=True)
+        (busy / "study" / "done" / ".lock").write_text(str(owner.pid))
+        report = restore_runs(archive, busy)
+        assert report.skipped["study/done"] == "busy (a live process trains it)" and report.finished == []
+    finally:
+        owner.kill()
+        owner.wait()
+
+
+def test_the_archive_command_saves_restores_and_names_a_missing_folder(machine, tmp_path, capsys):
+    archive, fresh = tmp_path / "archive", tmp_path / "fresh"
+    assert main(["archive", "save", "--runs", str(machine), "--archive", str(archive), "--states"]) == 0
+    out = capsys.readouterr().out
+    assert "saved 1 finished runs and 1 training states; left 1 (1 not started)" in out and "study/half" in out
+    assert main(["archive", "restore", "--runs", str(fresh), "--archive", str(archive)]) == 0
+    assert "restored 1 finished runs and 1 training states" in capsys.readouterr().out
+    assert main(["archive", "restore", "--runs", str(fresh), "--archive", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere: no such archive folder" in capsys.readouterr().err
+
+
+def test_a_restored_run_is_the_same_data_wherever_the_data_folder_lies(machine, tmp_path, monkeypatch, any_data_dir):
+    """Records keep the SHA-256 of each data file: a copy of the same files in another folder (another machine) is the
+    same data; a changed file is not, and the finished run is then neither reused nor trained over."""
+    from aecgcnn import InputError
+    from aecgcnn.data.datasets import DATASETS
+    archive, fresh = tmp_path / "archive", tmp_path / "fresh"
+    save_runs(machine, archive)
+    restore_runs(archive, fresh)
+    never_train(monkeypatch)
+    elsewhere = tmp_path / "data elsewhere"
+    for f in DATASETS["core2019-co2-0.15bar"].files:
+        (elsewhere / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(any_data_dir / f, elsewhere / f)
+    exp = replace(tiny(fresh / "study" / "done"), data_dir=str(elsewhere))
+    recorded = json.loads((fresh / "study" / "done" / "metrics.json").read_text())
+    assert recorded["data_root"] != str(elsewhere.resolve()) and set(recorded["data_sha256"]) == set(
+        DATASETS["core2019-co2-0.15bar"].files)
+    assert finished_run(exp) is not None
+    labels = next(elsewhere / f for f in DATASETS["core2019-co2-0.15bar"].files if f.endswith(".csv"))
+    labels.write_text(labels.read_text() + "\n")
+    assert finished_run(exp) is None
+    with pytest.raises(InputError, match="data"):
+        run_or_load(exp)
