@@ -85,13 +85,14 @@ def _finished(run: Path) -> bool:
     return (run / "metrics.json").exists()
 
 
-def _copy_run(src: Path, dst: Path, names, report_list: list, rel: str) -> None:
-    copied = False
-    for name in names:
-        if (src / name).exists() and not _same_file(src / name, dst / name):
+def _copy_run(src: Path, dst: Path, names, report_list: list, rel: str, dry_run: bool = False) -> None:
+    """Copy the ``names`` of run folder ``src`` that ``dst`` lacks or holds otherwise; ``rel`` joins
+    ``report_list`` when one was (would be, with ``dry_run``) copied."""
+    changed = [name for name in names if (src / name).exists() and not _same_file(src / name, dst / name)]
+    if not dry_run:
+        for name in changed:
             _copy(src / name, dst / name)
-            copied = True
-    if copied:
+    if changed:
         report_list.append(rel)
 
 
@@ -127,12 +128,12 @@ def save_runs(runs_root, archive_root, models: bool = False, states: bool = Fals
     return report
 
 
-def restore_runs(archive_root, runs_root) -> ArchiveReport:
+def restore_runs(archive_root, runs_root, dry_run: bool = False) -> ArchiveReport:
     """Copy every run of ``archive_root`` into ``runs_root`` where the local folder lacks it: a finished run's records
     (and model, when archived) unless the local run has finished too; an unfinished run's training state unless the
     local one has done as many epochs. A folder a live process holds (``.lock``) is left alone. The restored runs
     are then reused or resumed by the notebooks and ``aecgcnn train --resume`` as if trained here. Returns an
-    :class:`ArchiveReport`."""
+    :class:`ArchiveReport`; ``dry_run``: what would be restored, copying nothing."""
     archive_root, runs_root = Path(archive_root), Path(runs_root)
     if not archive_root.is_dir():
         raise FileNotFoundError(f"{archive_root}: no such archive folder")
@@ -145,12 +146,34 @@ def restore_runs(archive_root, runs_root) -> ArchiveReport:
         elif _finished(local):
             report.skipped[rel] = "finished here"
         elif _finished(saved):
-            _copy_run(saved, local, RECORD_FILES + (MODEL_FILE,), report.finished, rel)
+            _copy_run(saved, local, RECORD_FILES + (MODEL_FILE,), report.finished, rel, dry_run)
         elif not (saved / STATE_FILE).exists():
             report.skipped[rel] = "no state archived"
         elif _epochs_done(local) >= _epochs_done(saved):
             report.skipped[rel] = "as far along here"
         else:
-            _copy_run(saved, local, STATE_FILES, report.states, rel)
+            _copy_run(saved, local, STATE_FILES, report.states, rel, dry_run)
     return report
+
+
+#: the archive of the repository's own ``runs/`` (``results/runs``, committed)
+REPOSITORY_ARCHIVE = Path(__file__).resolve().parents[1] / "results" / "runs"
+
+
+def restore_hint(runs_root) -> str | None:
+    """For a notebook about to run in ``runs_root`` = ``runs/<profile>`` of the repository: a sentence naming how
+    many archived runs of that profile (:data:`REPOSITORY_ARCHIVE`) a restore would bring in, with the command;
+    None when there are none (or ``runs_root`` is elsewhere)."""
+    runs_root = Path(runs_root).resolve()
+    if runs_root.parent != REPOSITORY_ARCHIVE.parents[1] / "runs":
+        return None
+    archive = REPOSITORY_ARCHIVE / runs_root.name
+    if not archive.is_dir():
+        return None
+    report = restore_runs(archive, runs_root, dry_run=True)
+    if not report.finished and not report.states:
+        return None
+    return (f"{archive} holds {len(report.finished)} finished runs and {len(report.states)} training states that "
+            f"{runs_root} lacks: `aecgcnn archive restore --archive {archive} --runs {runs_root}` first, and the "
+            "notebook reuses (or resumes) them instead of training them again")
 

@@ -331,6 +331,7 @@ def _shown_path(path: Path) -> str:
 def cmd_reproduce(args):
     import papermill as pm
 
+    from aecgcnn.archive import restore_hint
     from aecgcnn.reports import runs_dir
     root = Path(__file__).resolve().parents[1] / "notebooks"
     names = list(NOTEBOOKS) if args.name == "all" else [args.name]
@@ -349,6 +350,8 @@ def cmd_reproduce(args):
             if isinstance(params.get(key), str):
                 params[key] = str(Path(params[key]).resolve())
         runs = runs_dir(str(params["profile"]), params.get("out_dir"))
+        if hint := restore_hint(runs):
+            print(f"[aecgcnn] {hint}")
         executed = out_dir / executed_notebook_name(stem, params)
         print(f"running {stem}.ipynb with {params} (executed copy: {executed}; the progress of its "
               f"training runs: aecgcnn status {_shown_path(runs)} --open)")

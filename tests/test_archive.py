@@ -129,3 +129,18 @@ def test_a_restored_run_is_the_same_data_wherever_the_data_folder_lies(machine, 
     assert finished_run(exp) is None
     with pytest.raises(InputError, match="data"):
         run_or_load(exp)
+
+
+def test_reproduce_names_the_archived_runs_a_restore_would_bring_in(machine, tmp_path, monkeypatch):
+    """Before a notebook trains in the repository's runs/<profile>, `reproduce` says how many archived runs of that
+    profile are missing there (a dry run: nothing is copied)."""
+    from aecgcnn import archive
+    repo = tmp_path / "repo"
+    monkeypatch.setattr(archive, "REPOSITORY_ARCHIVE", repo / "results" / "runs")
+    save_runs(machine, repo / "results" / "runs" / "cpu", states=True)
+    hint = archive.restore_hint(repo / "runs" / "cpu")
+    assert "holds 1 finished runs and 1 training states" in hint and "aecgcnn archive restore" in hint
+    assert not (repo / "runs").exists()
+    assert archive.restore_hint(repo / "runs" / "quick") is None and archive.restore_hint(tmp_path / "x" / "cpu") is None
+    restore_runs(repo / "results" / "runs" / "cpu", repo / "runs" / "cpu")
+    assert archive.restore_hint(repo / "runs" / "cpu") is None
