@@ -91,6 +91,13 @@ def run_variant(settings: dict, model_options: dict | None = None, protocol: str
     return variant_name(parts)
 
 
+def profile_label(profile: str, variant: str = "") -> str:
+    """How a notebook's captions and figure titles name what they show: ``profile cpu``, or with the variant of a
+    changed run (:func:`run_variant`) ``profile cpu, lr=0.0003``, so a side study's table never reads as the
+    profile's own."""
+    return f"profile {profile}, {variant}" if variant else f"profile {profile}"
+
+
 def variant_name(parts: dict) -> str:
     """``key=value`` pairs sorted and joined by commas, safe as a file name: '' for none; a value with characters
     unsafe in a file name (replaced by ``_``) or a name past 80 characters (cut at a comma) gets ``+`` and a hash of

@@ -115,3 +115,12 @@ def test_notebook_parameters_that_change_a_run_get_their_own_folders(tmp_path, m
     monkeypatch.delenv("AECGCNN_DATA")  # no data directory: the demo sample, whose runs are kept apart
     assert run_variant(cpu) == "data=demo" and run_variant(longer, lr=3e-4) == "data=demo,epochs=50,lr=0.0003"
     assert ladder_experiment("core2019-co2-0.15bar", "ae-cgcnn", cpu, tmp_path).out_dir.endswith("ae-cgcnn/data=demo")
+
+
+def test_captions_name_the_variant_of_changed_runs():
+    """A side study's tables and figures say which variant they show; the profile's own say only the profile."""
+    from aecgcnn.studies import profile_label, profile_settings, run_variant
+    settings = profile_settings("mof", "cpu")
+    assert profile_label("cpu", run_variant(settings, data_dir="/nowhere")) == "profile cpu"
+    assert profile_label("cpu", run_variant(settings, {"node_dim": 128}, lr=3e-4, data_dir="/nowhere")) == \
+        "profile cpu, lr=0.0003,node_dim=128"
