@@ -18,8 +18,8 @@ from aecgcnn import InputError, distributed
 from aecgcnn.checkpoint import save_checkpoint
 from aecgcnn.data.batch import GraphDataset
 from aecgcnn.data.cache import build_graphs, write_problems
-from aecgcnn.data.datasets import DATASETS, is_demo, load_entries, resolve_data_dir
-from aecgcnn.data.sources import file_digests
+from aecgcnn.data.datasets import (DATASETS, dataset_digests, is_demo, load_entries, recorded_same_data,
+                                   resolve_data_dir)
 from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
 from aecgcnn.metrics import aggregate, regression_metrics
@@ -308,7 +308,7 @@ def _test_and_write(exp: Experiment, model, sets, split, built, unlabelled, resu
         "data_files": list(spec.files) if spec else [exp.dataset],
         "target": spec.target if spec else "target", "units": spec.units if spec else "",
         "split_meta": split["meta"],
-        "data_root": _data_root(exp), "data_sha256": _data_digests(exp),
+        "data_root": _data_root(exp), "data_sha256": dataset_digests(exp.dataset, exp.data_dir),
         "provenance": stamp(device),
     }
     metrics["history"] = result.history
@@ -333,20 +333,10 @@ def _data_root(exp: Experiment) -> str:
     return "demo" if is_demo(root) else str(root)
 
 
-def _data_digests(exp: Experiment) -> dict[str, str]:
-    """SHA-256 of each file of a named dataset in the data folder ``exp`` reads (``{}`` for other data)."""
-    spec = DATASETS.get(exp.dataset)
-    return file_digests(resolve_data_dir(exp.data_dir), spec.files) if spec else {}
-
-
 def same_data(metrics: dict, exp: Experiment) -> bool:
-    """Whether the run recorded in ``metrics`` (a metrics.json) was trained on the data ``exp`` reads: the same
-    SHA-256 of every data file where the record keeps them (``data_sha256``), so a copy of the data in another folder,
-    e.g. on another machine after ``aecgcnn archive restore``, is the same data; else (records written before the
-    digests were kept, data without files to pin) the same data folder (``data_root``)."""
-    if recorded := metrics.get("data_sha256"):
-        return recorded == _data_digests(exp)
-    return metrics.get("data_root", _data_root(exp)) == _data_root(exp)  # older runs: not recorded
+    """Whether the run recorded in ``metrics`` (a metrics.json) was trained on the data ``exp`` reads
+    (:func:`aecgcnn.data.datasets.recorded_same_data`: the same files wherever they lie)."""
+    return recorded_same_data(metrics, dataset_digests(exp.dataset, exp.data_dir), _data_root(exp))
 
 
 def experiment_differences(saved: dict, exp: Experiment, recorded_train: dict | None = None) -> dict:

@@ -71,3 +71,30 @@ def test_baseline_with_sizes_fits_on_exactly_the_crystals_of_a_network_run(tmp_p
     assert m["sizes"] == {"train": 14, "test": 6} and m["test"]["n"] == 6
     assert {k: m["experiment"][k] for k in ("train_size", "val_size", "test_size")} == {"train_size": 10,
                                                                                        "val_size": 4, "test_size": 6}
+
+
+def test_a_finished_fit_is_reused_from_a_copy_of_its_data_and_not_from_changed_data(tmp_path, monkeypatch):
+    """A fit's record keeps the SHA-256 of every file it read (labels, CIFs, geometry table): the same files in
+    another folder are the same data (a fit restored from the archive on another machine is reused); a changed
+    geometry table is not."""
+    import shutil
+
+    from aecgcnn.baselines import descriptors
+    from aecgcnn.data.datasets import DEMO_DIR
+    copy = tmp_path / "copy"
+    shutil.copytree(DEMO_DIR / "mof", copy / "mof")
+    m = descriptors.run_descriptor_baseline("core2019-co2-0.15bar", "70-30", 1, "gb", data_dir=DEMO_DIR,
+                                            train_size=10, val_size=4, test_size=6, out_dir=tmp_path / "gb")
+    assert set(m["data_sha256"]) == {"mof/core2019_co2_labels_merged.csv", "mof/CoRE2019_charged_cifs.tar.xz",
+                                     descriptors.GEOMETRY_FILE}
+    fits = []
+    real = descriptors.make_regressor
+    monkeypatch.setattr(descriptors, "make_regressor", lambda *a: fits.append(a) or real(*a))
+    again = descriptors.run_descriptor_baseline("core2019-co2-0.15bar", "70-30", 1, "gb", data_dir=copy,
+                                                train_size=10, val_size=4, test_size=6, out_dir=tmp_path / "gb")
+    assert fits == [] and again["test"]["mae"] == m["test"]["mae"]
+    with open(copy / descriptors.GEOMETRY_FILE, "a") as fh:
+        fh.write("\n")
+    descriptors.run_descriptor_baseline("core2019-co2-0.15bar", "70-30", 1, "gb", data_dir=copy,
+                                        train_size=10, val_size=4, test_size=6, out_dir=tmp_path / "gb")
+    assert len(fits) == 1

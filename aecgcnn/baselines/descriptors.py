@@ -18,7 +18,8 @@ import numpy as np
 from pymatgen.core import Element
 
 from aecgcnn.data.cache import build_graphs
-from aecgcnn.data.datasets import DATASETS, load_entries, resolve_data_dir
+from aecgcnn.data.datasets import DATASETS, dataset_digests, load_entries, recorded_same_data, resolve_data_dir
+from aecgcnn.data.sources import file_digests
 from aecgcnn.data.splits import make_split
 from aecgcnn.features import metal_mask
 from aecgcnn.graph import CrystalGraph
@@ -60,10 +61,14 @@ def chemistry_descriptors(graph: CrystalGraph) -> dict:
     return out
 
 
+#: the geometry descriptors of the 16 bar table (Moosavi et al.), read beside the labels file
+GEOMETRY_FILE = "mof/core2019_geometry_16bar.csv"
+
+
 def _geometry_table(data_dir: Path) -> dict[str, dict]:
     table: dict[str, dict] = {}
     for rel, cols in [("mof/core2019_co2_labels_merged.csv", GEOMETRY_LABELS),
-                      ("mof/core2019_geometry_16bar.csv", GEOMETRY_16BAR)]:
+                      (GEOMETRY_FILE, GEOMETRY_16BAR)]:
         path = data_dir / rel
         if not path.exists():
             continue
@@ -139,10 +144,13 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
                   **{k: v for k, v in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size))
                      if v is not None}}
     data_root = str(resolve_data_dir(data_dir))
+    digests = dataset_digests(dataset, data_dir)
+    if use_geometry and digests:  # the geometry table (_geometry_table) is data of the fit too
+        digests.update(file_digests(data_root, [GEOMETRY_FILE]))
     record = Path(out_dir) / "metrics.json" if out_dir else None
     if record and record.exists():
         done = json.loads(record.read_text())
-        if done.get("experiment") == experiment and done.get("data_root") == data_root:
+        if done.get("experiment") == experiment and recorded_same_data(done, digests, data_root):
             print(f"[aecgcnn] reusing finished baseline {out_dir}")
             return done
     built_entries, X, names, y, n_skipped = dataset_descriptors(dataset, data_dir, cache_dir, use_geometry)
@@ -163,8 +171,8 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
         "skipped_entries": n_skipped, "model_kind": f"descriptors-{regressor}",
         "features": names, "n_features": len(names),
         "importances": dict(zip(names, map(float, importances))) if importances is not None else {},
-        "experiment": experiment, "data_root": data_root,
-        "data_files": list(spec.files) if spec else [dataset] + ["mof/core2019_geometry_16bar.csv"],
+        "experiment": experiment, "data_root": data_root, "data_sha256": digests,
+        "data_files": list(spec.files) if spec else [dataset] + [GEOMETRY_FILE],
         "units": spec.units if spec else "", "provenance": stamp("cpu"),
     }
     if record:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from aecgcnn import InputError
-from aecgcnn.data.sources import BW20K_RECORD, FILES
+from aecgcnn.data.sources import BW20K_RECORD, FILES, file_digests
 
 ENV_VAR = "AECGCNN_DATA"
 #: the demo sample shipped with the package (scripts/make_demo_data.py; aecgcnn/demo/README.md): the data
@@ -261,6 +261,24 @@ def _load_user_table(path: Path) -> list[Entry]:
         eid = str(row.get("id", k))
         out.append(Entry(id=eid, target=_float_or_nan(row.get("target")), cif=text, source=f"{path.name}:{eid} ({source})"))
     return out
+
+
+def dataset_digests(name: str, data_dir: str | Path | None = None) -> dict[str, str]:
+    """``{file: SHA-256}`` of the files of named dataset ``name`` in the data folder ``data_dir`` resolves to (``{}``
+    for other data, or when a file is missing or a folder): what a run's record keeps to know its data again."""
+    spec = DATASETS.get(name)
+    return file_digests(resolve_data_dir(data_dir), spec.files) if spec else {}
+
+
+def recorded_same_data(record: dict, digests: dict[str, str], data_root: str) -> bool:
+    """Whether a finished run or fit recorded in ``record`` (a metrics.json) used the data a new one would read, whose
+    files have ``digests`` (e.g. :func:`dataset_digests`) and lie in ``data_root``: the same SHA-256 of every data
+    file where the record keeps them (``data_sha256``), so a copy of the data in another folder, e.g. on another
+    machine after ``aecgcnn archive restore``, is the same data; else (records written before the digests were kept,
+    data without files to pin) the same ``data_root`` as recorded."""
+    if recorded := record.get("data_sha256"):
+        return recorded == digests
+    return record.get("data_root", data_root) == data_root  # older records: not recorded
 
 
 def load_entries(name: str, data_dir: str | Path | None = None) -> list[Entry]:
