@@ -24,11 +24,13 @@ process is training into. Files are copied to a temporary name and renamed, so n
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aecgcnn.data.datasets import is_demo
 from aecgcnn.runlock import lock_owner
 from aecgcnn.status import find_runs
 from aecgcnn.train import read_history
@@ -85,6 +87,13 @@ def _finished(run: Path) -> bool:
     return (run / "metrics.json").exists()
 
 
+def _on_demo_data(run: Path) -> bool:
+    """Whether a finished run (or descriptor fit) was trained on the demo sample shipped with the package: its records
+    are not archived (anyone reruns such a run in minutes, e.g. the ``quick`` profile of the notebook tests)."""
+    root = json.loads((run / "metrics.json").read_text()).get("data_root", "")
+    return root == "demo" or (root not in ("", "user") and is_demo(Path(root)))
+
+
 def _copy_run(src: Path, dst: Path, names, report_list: list, rel: str, dry_run: bool = False) -> None:
     """Copy the ``names`` of run folder ``src`` that ``dst`` lacks or holds otherwise; ``rel`` joins
     ``report_list`` when one was (would be, with ``dry_run``) copied."""
@@ -98,7 +107,7 @@ def _copy_run(src: Path, dst: Path, names, report_list: list, rel: str, dry_run:
 
 def save_runs(runs_root, archive_root, models: bool = False, states: bool = False) -> ArchiveReport:
     """Copy the records of every finished run under ``runs_root`` into ``archive_root`` (same relative paths):
-    :data:`RECORD_FILES`, plus ``checkpoint.pt`` with ``models``. With ``states``, unfinished runs that have done an
+    :data:`RECORD_FILES`, plus ``checkpoint.pt`` with ``models``; runs on the demo sample are left out. With ``states``, unfinished runs that have done an
     epoch are saved too (:data:`STATE_FILES`), unless the archive already holds them further along. A run being
     trained is saved as it stands (its last finished epoch: the state file is replaced atomically by the trainer).
     Returns an :class:`ArchiveReport`."""
@@ -107,7 +116,9 @@ def save_runs(runs_root, archive_root, models: bool = False, states: bool = Fals
     for run in find_runs([runs_root]):
         rel = run.relative_to(runs_root).as_posix()
         target = archive_root / rel
-        if _finished(run):
+        if _finished(run) and _on_demo_data(run):
+            report.skipped[rel] = "demo data"
+        elif _finished(run):
             before = len(report.finished)
             _copy_run(run, target, RECORD_FILES + ((MODEL_FILE,) if models else ()), report.finished, rel)
             if (target / STATE_FILE).exists():  # the archived state of a run that has since finished

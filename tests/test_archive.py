@@ -14,10 +14,23 @@ from aecgcnn.cli import main
 from aecgcnn.experiment import Experiment, finished_run, run_experiment, run_or_load
 
 
-def tiny(out, epochs=2, seed=0) -> Experiment:
-    """A real (tiny) run on the configured data or the demo sample: 32 CoRE MOFs."""
-    return Experiment(dataset="core2019-co2-0.15bar", preset="cgcnn", train_size=32, val_size=16, test_size=16,
-                      epochs=epochs, batch_size=16, seed=seed, out_dir=str(out), progress=False, save_split_file=False)
+DATASET = "core2019-co2-0.15bar"
+
+
+def tiny(out, data_dir, epochs=2, seed=0) -> Experiment:
+    """A real (tiny) run: 32 CoRE MOFs."""
+    return Experiment(dataset=DATASET, preset="cgcnn", train_size=32, val_size=16, test_size=16, epochs=epochs,
+                      batch_size=16, seed=seed, data_dir=str(data_dir), out_dir=str(out), progress=False,
+                      save_split_file=False)
+
+
+def copy_data(source, target):
+    """The files of the test dataset copied from data folder ``source`` into ``target``: a data folder of its own."""
+    from aecgcnn.data.datasets import DATASETS
+    for f in DATASETS[DATASET].files:
+        (target / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source / f, target / f)
+    return target
 
 
 def never_train(monkeypatch):
@@ -25,19 +38,25 @@ def never_train(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def machine(tmp_path_factory):
+def data(tmp_path_factory, any_data_dir):
+    """A data folder that is not the demo sample (runs on the demo sample are not archived): a copy of its files."""
+    return copy_data(any_data_dir, tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def machine(tmp_path_factory, data):
     """A machine's runs/: one finished run, one interrupted after its first of two epochs (its records removed as a
     kill before the end leaves them), one planned and not started."""
     runs = tmp_path_factory.mktemp("runs")
-    run_experiment(tiny(runs / "study" / "done"))
-    run_experiment(tiny(runs / "study" / "half", epochs=1, seed=1))
+    run_experiment(tiny(runs / "study" / "done", data))
+    run_experiment(tiny(runs / "study" / "half", data, epochs=1, seed=1))
     for name in ("metrics.json", "checkpoint.pt", "test_predictions.csv"):
         (runs / "study" / "half" / name).unlink()
-    experiment.record_plan(tiny(runs / "study" / "planned", seed=2))
+    experiment.record_plan(tiny(runs / "study" / "planned", data, seed=2))
     return runs
 
 
-def test_a_restored_finished_run_is_reused_without_training(machine, tmp_path, monkeypatch):
+def test_a_restored_finished_run_is_reused_without_training(machine, data, tmp_path, monkeypatch):
     archive = tmp_path / "archive"
     report = save_runs(machine, archive)
     assert report.finished == ["study/done"] and report.states == []
@@ -49,14 +68,14 @@ def test_a_restored_finished_run_is_reused_without_training(machine, tmp_path, m
     fresh = tmp_path / "fresh"  # another machine: no runs at all
     assert restore_runs(archive, fresh).finished == ["study/done"]
     never_train(monkeypatch)
-    exp = tiny(fresh / "study" / "done")
+    exp = tiny(fresh / "study" / "done", data)
     restored, original = finished_run(exp), json.loads((machine / "study" / "done" / "metrics.json").read_text())
     assert restored is not None and restored["test"] == original["test"]
     assert run_or_load(exp)["history"] == experiment.read_run(machine / "study" / "done")["history"]
     assert finished_run(replace(exp, seed=5)) is None  # a record is only reused for its own experiment
 
 
-def test_an_archived_training_state_resumes_on_a_fresh_machine(machine, tmp_path, monkeypatch):
+def test_an_archived_training_state_resumes_on_a_fresh_machine(machine, data, tmp_path, monkeypatch):
     archive = tmp_path / "archive"
     report = save_runs(machine, archive, states=True, models=True)
     assert report.states == ["study/half"] and (archive / "study" / "done" / "checkpoint.pt").exists()
@@ -64,14 +83,14 @@ def test_an_archived_training_state_resumes_on_a_fresh_machine(machine, tmp_path
     assert restore_runs(archive, fresh).states == ["study/half"]
     decisions = []
     monkeypatch.setattr(experiment, "run_experiment", lambda e, entries=None: decisions.append(e.resume) or {})
-    run_or_load(tiny(fresh / "study" / "half", epochs=2, seed=1))
+    run_or_load(tiny(fresh / "study" / "half", data, epochs=2, seed=1))
     assert decisions == [True]  # continued from epoch 1, not trained afresh
 
     # the run went on here (two epochs): the archive's one-epoch state does not overwrite it, and saving it back
     # replaces the archived state
     shutil.copy(fresh / "study" / "half" / "train_state.pt", tmp_path / "one_epoch.pt")
     monkeypatch.undo()
-    run_experiment(replace(tiny(fresh / "study" / "half", epochs=2, seed=1), resume=True))
+    run_experiment(replace(tiny(fresh / "study" / "half", data, epochs=2, seed=1), resume=True))
     assert restore_runs(archive, fresh).skipped["study/half"] == "finished here"
     assert save_runs(fresh, archive).finished == ["study/half"]
     assert not (archive / "study" / "half" / "train_state.pt").exists()  # a finished run keeps no state
@@ -106,7 +125,7 @@ def test_the_archive_command_saves_restores_and_names_a_missing_folder(machine, 
     assert "nowhere: no such archive folder" in capsys.readouterr().err
 
 
-def test_a_restored_run_is_the_same_data_wherever_the_data_folder_lies(machine, tmp_path, monkeypatch, any_data_dir):
+def test_a_restored_run_is_the_same_data_wherever_the_data_folder_lies(machine, data, tmp_path, monkeypatch):
     """Records keep the SHA-256 of each data file: a copy of the same files in another folder (another machine) is the
     same data; a changed file is not, and the finished run is then neither reused nor trained over."""
     from aecgcnn import InputError
@@ -115,20 +134,26 @@ def test_a_restored_run_is_the_same_data_wherever_the_data_folder_lies(machine, 
     save_runs(machine, archive)
     restore_runs(archive, fresh)
     never_train(monkeypatch)
-    elsewhere = tmp_path / "data elsewhere"
-    for f in DATASETS["core2019-co2-0.15bar"].files:
-        (elsewhere / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(any_data_dir / f, elsewhere / f)
-    exp = replace(tiny(fresh / "study" / "done"), data_dir=str(elsewhere))
+    elsewhere = copy_data(data, tmp_path / "data elsewhere")
+    exp = tiny(fresh / "study" / "done", elsewhere)
     recorded = json.loads((fresh / "study" / "done" / "metrics.json").read_text())
     assert recorded["data_root"] != str(elsewhere.resolve()) and set(recorded["data_sha256"]) == set(
-        DATASETS["core2019-co2-0.15bar"].files)
+        DATASETS[DATASET].files)
     assert finished_run(exp) is not None
-    labels = next(elsewhere / f for f in DATASETS["core2019-co2-0.15bar"].files if f.endswith(".csv"))
+    labels = next(elsewhere / f for f in DATASETS[DATASET].files if f.endswith(".csv"))
     labels.write_text(labels.read_text() + "\n")
     assert finished_run(exp) is None
     with pytest.raises(InputError, match="data"):
         run_or_load(exp)
+
+
+def test_runs_on_the_demo_sample_are_not_archived(tmp_path):
+    """The demo sample's runs (the notebook tests' quick profile) are rerun by anyone in minutes: save leaves them."""
+    from aecgcnn.data.datasets import DEMO_DIR
+    runs = tmp_path / "runs"
+    run_experiment(tiny(runs / "demo", DEMO_DIR, epochs=1))
+    report = save_runs(runs, tmp_path / "archive")
+    assert report.skipped == {"demo": "demo data"} and not (tmp_path / "archive").exists()
 
 
 def test_reproduce_names_the_archived_runs_a_restore_would_bring_in(machine, tmp_path, monkeypatch):
@@ -144,3 +169,21 @@ def test_reproduce_names_the_archived_runs_a_restore_would_bring_in(machine, tmp
     assert archive.restore_hint(repo / "runs" / "quick") is None and archive.restore_hint(tmp_path / "x" / "cpu") is None
     restore_runs(repo / "results" / "runs" / "cpu", repo / "runs" / "cpu")
     assert archive.restore_hint(repo / "runs" / "cpu") is None
+
+
+def test_every_committed_record_is_read_by_this_version():
+    """The archive committed with the code (results/runs) stays readable as the code changes: every run's
+    configuration and recorded experiment is a valid experiment here (unknown or renamed keys would be an error), and
+    every finished run has its per-epoch history."""
+    from aecgcnn.archive import REPOSITORY_ARCHIVE
+    from aecgcnn.experiment import experiment_from_dict
+    from aecgcnn.status import find_runs
+    runs = find_runs([REPOSITORY_ARCHIVE]) if REPOSITORY_ARCHIVE.is_dir() else []
+    for run in runs:
+        if (run / "run.json").exists():
+            experiment_from_dict(json.loads((run / "run.json").read_text()), str(run / "run.json"))
+        if (run / "metrics.json").exists():
+            metrics = json.loads((run / "metrics.json").read_text())
+            if "preset" in metrics.get("experiment", {}) or "model_config" in metrics:  # a network run, not a fit
+                experiment_from_dict(metrics, str(run / "metrics.json"))
+                assert experiment.read_run(run)["history"], run
