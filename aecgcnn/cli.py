@@ -312,8 +312,10 @@ def cmd_archive(args):
         except FileNotFoundError as exc:
             raise InputError(str(exc)) from None
         print(report.summary(f"{args.archive} -> {args.runs}: restored"))
-    for rel in report.states:
-        print(f"  training state: {rel}")
+    target = Path(args.archive if args.action == "save" else args.runs)
+    for rel in report.states:  # large files: say how large, before they are committed
+        state = target / rel / "train_state.pt"
+        print(f"  training state: {rel}" + (f" ({state.stat().st_size / 1e6:.1f} MB)" if state.exists() else ""))
 
 
 #: notebook parameters that are paths (relative ones are read from where `aecgcnn reproduce` is run)
