@@ -107,10 +107,10 @@ def _copy_run(src: Path, dst: Path, names, report_list: list, rel: str, dry_run:
 
 def save_runs(runs_root, archive_root, models: bool = False, states: bool = False) -> ArchiveReport:
     """Copy the records of every finished run under ``runs_root`` into ``archive_root`` (same relative paths):
-    :data:`RECORD_FILES`, plus ``checkpoint.pt`` with ``models``; runs on the demo sample are left out. With ``states``, unfinished runs that have done an
-    epoch are saved too (:data:`STATE_FILES`), unless the archive already holds them further along. A run being
-    trained is saved as it stands (its last finished epoch: the state file is replaced atomically by the trainer).
-    Returns an :class:`ArchiveReport`."""
+    :data:`RECORD_FILES`, plus ``checkpoint.pt`` with ``models``; runs on the demo sample are left out. With
+    ``states``, unfinished runs that have done an epoch are saved too (:data:`STATE_FILES`), unless the archive
+    already holds them further along. A run being trained is saved as it stands (its last finished epoch: the trainer
+    replaces the state file atomically). Returns an :class:`ArchiveReport`."""
     runs_root, archive_root = Path(runs_root), Path(archive_root)
     report = ArchiveReport()
     for run in find_runs([runs_root]):
