@@ -11,12 +11,13 @@ mirroring the relative paths, so a fresh clone rebuilds a committed table from t
 the whole study trains only the runs the archive lacks: :func:`aecgcnn.experiment.finished_run` reuses a restored
 run exactly as one trained here (same settings, same data).
 
-Options:
+Options (their files are several MB each: git ignores them under ``results/runs``, so they go to an archive on a
+disk that outlives the machine, ``--archive PATH``):
 - ``models``: also the finished run's ``checkpoint.pt`` (about 1 MB for AE-CGCNN, 7 MB for GeoCGNN), for the
   notebooks that load trained models (attention, Figure 3).
 - ``states``: also the ``train_state.pt`` of runs that have not finished (weights, optimiser, best weights, random
-  states: four times the model), so that a run longer than a machine's life resumes bit for bit on the next one.
-  A finished run's archived state is removed when its records are saved.
+  states: four times the model, 29 MB for GeoCGNN), so that a run longer than a machine's life resumes bit for bit
+  on the next one. A finished run's archived state is removed when its records are saved.
 
 Restoring never overwrites a local run that is finished or further along, and never touches a folder that a live
 process is training into. Files are copied to a temporary name and renamed, so neither side is ever half-written.

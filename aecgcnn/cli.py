@@ -521,8 +521,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                                 "(never over a finished, further-along or busy run)")
     q.add_argument("--runs", default="runs", help="the run folders (default: runs)")
     q.add_argument("--archive", default="results/runs", help="the archive (default: results/runs)")
-    q.add_argument("--models", action="store_true", help="save: also the finished runs' checkpoint.pt")
-    q.add_argument("--states", action="store_true", help="save: also the training state of unfinished runs")
+    q.add_argument("--models", action="store_true", help="save: also the finished runs' checkpoint.pt (MBs each: git "
+                                                         "ignores them under results/runs; use an --archive that lasts)")
+    q.add_argument("--states", action="store_true", help="save: also the training state of unfinished runs (as "
+                                                         "--models: several MB each, not committed)")
     q.set_defaults(func=cmd_archive)
 
     q = sub.add_parser("evaluate", help="metrics of a checkpoint on a split of a dataset")
