@@ -434,7 +434,8 @@ def finished_run(exp: Experiment) -> dict | None:
     out = Path(exp.out_dir)
     if (out / "metrics.json").exists() and (out / "history.csv").exists():
         metrics = read_run(out)
-        if same_data(metrics, exp) and same_experiment(metrics.get("experiment", {}), exp, metrics.get("train_settings")):
+        recorded_train = metrics.get("train_settings")
+        if same_data(metrics, exp) and same_experiment(metrics.get("experiment", {}), exp, recorded_train):
             return metrics
     return None
 
@@ -471,7 +472,9 @@ def _refuse_to_overwrite(exp: Experiment, out: Path) -> None:
                                                            metrics.get("train_settings")).items()
                    if k not in RESUMABLE_ACROSS}
     if not same_data(metrics, exp):
-        differences["data"] = (metrics["data_root"], _data_root(exp))
+        was, now = metrics.get("data_root"), _data_root(exp)
+        same_folder = (f"{was} (recorded SHA-256)", "the same folder, files changed")
+        differences["data"] = (was, now) if was != now else same_folder
     if differences:
         listed = "; ".join(f"{k}: {a!r} there, {b!r} here" for k, (a, b) in differences.items())
         raise InputError(f"{out} holds a finished run of another experiment ({listed}); it is not overwritten: "

@@ -145,8 +145,16 @@ def test_a_restored_run_is_the_same_data_wherever_the_data_folder_lies(machine, 
     labels = next(elsewhere / f for f in DATASETS[DATASET].files if f.endswith(".csv"))
     labels.write_text(labels.read_text() + "\n")
     assert finished_run(exp) is None
-    with pytest.raises(InputError, match="data"):
+    with pytest.raises(InputError, match="data: .* there, .* here"):
         run_or_load(exp)
+    in_place = tiny(fresh / "study" / "done", fresh_data := copy_data(data, tmp_path / "in place"))
+    restored = json.loads((fresh / "study" / "done" / "metrics.json").read_text())
+    restored["data_root"] = str(fresh_data.resolve())  # as if trained from this folder, whose files then changed
+    (fresh / "study" / "done" / "metrics.json").write_text(json.dumps(restored))
+    labels = next(fresh_data / f for f in DATASETS[DATASET].files if f.endswith(".csv"))
+    labels.write_text(labels.read_text() + "\n")
+    with pytest.raises(InputError, match=r"\(recorded SHA-256\)' there, 'the same folder, files changed' here"):
+        run_or_load(in_place)
 
 
 def test_runs_on_the_demo_sample_are_not_archived(tmp_path):
