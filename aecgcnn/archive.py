@@ -25,6 +25,7 @@ process is training into. Files are copied to a temporary name and renamed, so n
 """
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 import shutil
@@ -73,7 +74,7 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 def _same_file(a: Path, b: Path) -> bool:
-    return b.exists() and a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+    return b.exists() and filecmp.cmp(a, b, shallow=False)  # compares in chunks: states are tens of MB
 
 
 def _epochs_done(run: Path) -> int:
