@@ -348,6 +348,9 @@ def cmd_reproduce(args):
                 params[key] = json.loads(value)
             except json.JSONDecodeError:
                 params[key] = value
+        known = pm.inspect_notebook(str(root / f"{stem}.ipynb"))  # the names of its parameters cell
+        if unknown := sorted(set(params) - set(known)):  # papermill would inject them unread: a typo does nothing
+            raise InputError(f"{stem}.ipynb has no parameter {', '.join(unknown)}; its parameters: {', '.join(known)}")
         for key in NOTEBOOK_PATH_PARAMETERS:  # the notebook runs in notebooks/: paths are the caller's, so absolute
             if isinstance(params.get(key), str):
                 params[key] = str(Path(params[key]).resolve())

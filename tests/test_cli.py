@@ -1,5 +1,6 @@
 """The CLI end to end on a tiny CGCNN-layout folder: train, predict (with a bad CIF), evaluate."""
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -237,3 +238,16 @@ def test_reproduce_names_the_executed_copy_after_its_parameters(tmp_path, monkey
         assert main(["reproduce", "table3", "--profile", "cpu", "--out-dir", str(tmp_path), *extra]) == 0
     assert calls == ["04_table3_geocgnn.ipynb", "04_table3_geocgnn,finished_only=true.ipynb",
                      calls[2]] and calls[2].startswith("04_table3_geocgnn,sizes=") and len(set(calls)) == 3
+
+
+def test_reproduce_refuses_a_parameter_the_notebook_does_not_have(tmp_path, monkeypatch, capsys):
+    """papermill injects any `-p` into the notebook, where an unknown name (a typo: `-p seed [1]`) is never read and
+    the notebook silently runs its defaults: refuse it before anything runs, naming the notebook's parameters."""
+    import papermill
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook", lambda src, dst, **kw: calls.append(dst))
+    assert main(["reproduce", "table3", "--profile", "cpu", "--out-dir", str(tmp_path), "-p", "seed", "[1]"]) == 2
+    assert calls == []
+    assert re.search(r"04_table3_geocgnn.ipynb has no parameter seed; its parameters: .*seeds", capsys.readouterr().err)
+    assert main(["reproduce", "table3", "--profile", "cpu", "--out-dir", str(tmp_path), "-p", "train_side", "true"]) == 0
+    assert len(calls) == 1
