@@ -36,11 +36,13 @@ class Ensemble(nn.Module):
 
     @torch.no_grad()
     def predict_with_std(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The members' mean [B] and population standard deviation σ [B] over M members, in target units."""
         preds = torch.stack([m.predict(batch) for m in self.members])  # [M, B]
         return preds.mean(0), preds.std(0, unbiased=False)
 
     @torch.no_grad()
     def predict(self, batch) -> torch.Tensor:
+        """The members' mean prediction [B] in target units."""
         return self.predict_with_std(batch)[0]
 
 
@@ -54,6 +56,7 @@ def predict_values(model, batch) -> tuple[list[float], list[float] | None]:
 
 
 def is_ensemble(path) -> bool:
+    """Whether ``path`` is an ensemble folder (it holds the members' manifest), not a single checkpoint."""
     return (Path(path) / MANIFEST).is_file()
 
 

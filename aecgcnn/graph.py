@@ -38,6 +38,7 @@ class GraphSettings:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict (stored with runs and checkpoints)."""
         return asdict(self)
 
 
@@ -73,6 +74,7 @@ class CrystalGraph:
 
     @property
     def num_atoms(self) -> int:
+        """N, the atoms of the cell."""
         return int(self.atomic_numbers.shape[0])
 
     _ARRAYS = ("atomic_numbers", "neighbors", "distances", "mask", "offsets", "vectors", "lattice", "positions",
@@ -87,6 +89,7 @@ class CrystalGraph:
 
     @classmethod
     def load(cls, path: str | Path) -> "CrystalGraph":
+        """A graph written by :meth:`save`."""
         with np.load(path) as z:
             arrays = {k: z[k] for k in cls._ARRAYS}
             charges = z["charges"] if "charges" in z.files else None

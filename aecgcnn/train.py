@@ -60,6 +60,7 @@ def compile_for_training(model, device, requested: bool = False) -> None:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA) and numpy: the model initialisation and the data order of a run."""
     torch.manual_seed(seed)
     np.random.seed(seed)
 

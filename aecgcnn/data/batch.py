@@ -43,6 +43,7 @@ class Batch:
 
     @property
     def num_crystals(self) -> int:
+        """B, the number of crystals in the batch."""
         return int(self.num_atoms.shape[0])
 
     def to(self, device, non_blocking: bool = False) -> "Batch":
@@ -54,6 +55,7 @@ class Batch:
         return Batch(**kw)
 
     def pin_memory(self) -> "Batch":
+        """The batch with every tensor in pinned memory (DataLoader ``pin_memory=True``, faster copies to CUDA)."""
         kw = {f.name: (getattr(self, f.name).pin_memory() if torch.is_tensor(getattr(self, f.name))
                        else getattr(self, f.name)) for f in fields(self)}
         return Batch(**kw)
@@ -98,6 +100,7 @@ class GraphDataset(Dataset):
         return self.graphs[i], self.targets[i], self.ids[i]
 
     def subset(self, indices) -> "GraphDataset":
+        """The graphs, targets and ids at positions ``indices``, in that order."""
         return GraphDataset([self.graphs[i] for i in indices], [self.targets[i] for i in indices],
                             [self.ids[i] for i in indices])
 

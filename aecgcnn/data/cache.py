@@ -44,9 +44,11 @@ class GraphCache:
         self.root = Path(root or default_cache_dir()) / settings.key()
 
     def path(self, key: str) -> Path:
+        """Where the graph of a CIF with digest ``key`` is cached (two-character fan-out folders)."""
         return self.root / key[:2] / f"{key}.npz"
 
     def get(self, key: str) -> CrystalGraph | None:
+        """The cached graph, or None when absent (an unreadable file is deleted and counts as absent)."""
         p = self.path(key)
         if not p.exists():
             return None
@@ -57,6 +59,7 @@ class GraphCache:
             return None
 
     def put(self, key: str, graph: CrystalGraph) -> None:
+        """Store a graph atomically (written to a temporary file, then renamed): a reader never sees half a file."""
         p = self.path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(p.stem + f".{os.getpid()}.tmp.npz")
@@ -64,6 +67,7 @@ class GraphCache:
         tmp.replace(p)
 
     def size_bytes(self) -> int:
+        """Bytes the cache of these settings holds on disk."""
         return sum(f.stat().st_size for f in self.root.rglob("*.npz")) if self.root.exists() else 0
 
 
@@ -104,6 +108,7 @@ class BuildResult:
     report_path: Path | None = None
 
     def summary(self) -> str:
+        """One line: graphs read from the cache and built, entries skipped, where the report of those lies."""
         s = (f"{len(self.graphs)} graphs ({self.n_cached} read from cache, {self.n_built} built), "
              f"{len(self.failures)} entries skipped")
         if self.report_path:

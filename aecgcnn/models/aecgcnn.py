@@ -105,6 +105,7 @@ class AECGCNNConfig:
 
     @property
     def edge_in_dim(self) -> int:
+        """D, the width of the edge input: 41 Gaussians (0-8 Å step 0.2) + n_radial + pw_grid³ as configured."""
         n_gauss = int(round(self.cutoff / 0.2)) + 1
         return n_gauss + self.n_radial * ("radial" in self.geo_features) + self.pw_grid ** 3 * ("plane" in self.geo_features)
 

@@ -17,6 +17,8 @@ class MaskedBatchNorm(nn.BatchNorm1d):
     indexing (two passes over x instead of five)."""
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x [..., C] normalised per channel; in training, batch statistics over the entries where ``mask`` [...]
+        is True (running statistics updated from them), in eval the running statistics."""
         if mask is None:
             return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
         s1 = s2 = count = None
@@ -89,6 +91,7 @@ def edge_input_fn(batch, gaussian: bool = True, geo_features: str = "none", n_ra
     lattice = batch.pw_lattice if pw_cell == "primitive" else batch.lattice
 
     def features(s: int, t: int) -> torch.Tensor:
+        """Edge inputs [t − s, K, D] of atoms s..t−1 of the batch, zero in padded slots."""
         parts = []
         d = batch.distances[s:t]
         if gaussian:
@@ -116,14 +119,17 @@ class TargetNormalizer(nn.Module):
         self.register_buffer("std", torch.ones(()))
 
     def fit(self, y: torch.Tensor) -> "TargetNormalizer":
+        """Take mean and std of the training targets y [n] (std 1 for a single or constant target)."""
         self.mean.fill_(float(y.mean()))
         self.std.fill_(float(y.std()) if y.numel() > 1 and float(y.std()) > 0 else 1.0)
         return self
 
     def norm(self, y: torch.Tensor) -> torch.Tensor:
+        """Targets in their units → normalised (same shape)."""
         return (y - self.mean) / self.std
 
     def denorm(self, y: torch.Tensor) -> torch.Tensor:
+        """Normalised predictions → target units (same shape)."""
         return y * self.std + self.mean
 
 
@@ -142,6 +148,7 @@ class CrystalModel(nn.Module):
         self.normalizer = TargetNormalizer()
 
     def config_dict(self) -> dict:
+        """The model's configuration as a plain dict (what checkpoints store and models are rebuilt from)."""
         return asdict(self.config)
 
     @torch.no_grad()

@@ -32,6 +32,7 @@ class GeoCGNNConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "GeoCGNNConfig":
+        """The config of a saved dict (``config_dict``); unknown keys are errors."""
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown GeoCGNN config keys: {sorted(unknown)}")
@@ -65,6 +66,10 @@ class GeoBlock(nn.Module):
         self.elu = nn.ELU()
 
     def forward(self, x, radial, pw, dist, nbr, mask, crystal, n_crystals):
+        """One block. x [N, H] atom vectors; radial [N, K, n_radial] and pw [N, K, Q] (or None) edge bases; dist
+        [N, K] neighbour distances (Å); nbr [N, K] neighbour atom indices; mask [N, K] bool (valid slots); crystal
+        [N] each atom's crystal; n_crystals B. Returns (x' [N, H]: the block's atom vectors, after W_ψ unless it is
+        the last block; p_t [B, H]: its gated sum pooling)."""
         N, K = nbr.shape
         flat = nbr.reshape(-1)
         pd = self.w_d(x)
@@ -112,6 +117,8 @@ class GeoCGNN(CrystalModel):
         return self
 
     def forward(self, batch, return_attention: bool = False):
+        """Normalised predictions [B] of a :class:`aecgcnn.data.batch.Batch` of B crystals (``(predictions, {})``
+        with ``return_attention``: GeoCGNN has no attention)."""
         cfg = self.config
         x = torch.sigmoid(self.embed(one_hot_z(batch.atomic_numbers, cfg.n_elements)))
         mask = batch.mask & (batch.distances < cfg.cutoff)
