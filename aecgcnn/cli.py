@@ -340,23 +340,24 @@ def cmd_reproduce(args):
     # executed notebooks go under runs/ (ignored by git and by the notebook tests), never beside the sources
     out_dir = Path(args.out_dir) if args.out_dir else root.parent / "runs" / args.profile / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        stem = NOTEBOOKS.get(name, name)
-        params = {"profile": args.profile}
-        for key, value in args.param or []:
-            try:
-                params[key] = json.loads(value)
-            except json.JSONDecodeError:
-                params[key] = value
+    params = {"profile": args.profile}
+    for key, value in args.param or []:
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    for key in NOTEBOOK_PATH_PARAMETERS:  # the notebook runs in notebooks/: paths are the caller's, so absolute
+        if isinstance(params.get(key), str):
+            params[key] = str(Path(params[key]).resolve())
+    stems = [NOTEBOOKS.get(name, name) for name in names]
+    for stem in stems:  # every notebook checked before any runs (`all`: hours in, a later one would refuse)
         known = pm.inspect_notebook(str(root / f"{stem}.ipynb"))  # the names of its parameters cell
         if unknown := sorted(set(params) - set(known)):  # papermill would inject them unread: a typo does nothing
             raise InputError(f"{stem}.ipynb has no parameter {', '.join(unknown)}; its parameters: {', '.join(known)}")
-        for key in NOTEBOOK_PATH_PARAMETERS:  # the notebook runs in notebooks/: paths are the caller's, so absolute
-            if isinstance(params.get(key), str):
-                params[key] = str(Path(params[key]).resolve())
-        runs = runs_dir(str(params["profile"]), params.get("out_dir"))
-        if hint := restore_hint(runs):
-            print(f"[aecgcnn] {hint}")
+    runs = runs_dir(str(params["profile"]), params.get("out_dir"))
+    if hint := restore_hint(runs):
+        print(f"[aecgcnn] {hint}")
+    for stem in stems:
         executed = out_dir / executed_notebook_name(stem, params)
         print(f"running {stem}.ipynb with {params} (executed copy: {executed}; the progress of its "
               f"training runs: aecgcnn status {_shown_path(runs)} --open)")

@@ -249,5 +249,8 @@ def test_reproduce_refuses_a_parameter_the_notebook_does_not_have(tmp_path, monk
     assert main(["reproduce", "table3", "--profile", "cpu", "--out-dir", str(tmp_path), "-p", "seed", "[1]"]) == 2
     assert calls == []
     assert re.search(r"04_table3_geocgnn.ipynb has no parameter seed; its parameters: .*seeds", capsys.readouterr().err)
+    # `all`: every notebook is checked before the first runs (only Table III has `sizes`)
+    assert main(["reproduce", "all", "--profile", "cpu", "--out-dir", str(tmp_path), "-p", "sizes", "[300]"]) == 2
+    assert calls == [] and "00_quickstart.ipynb has no parameter sizes" in capsys.readouterr().err
     assert main(["reproduce", "table3", "--profile", "cpu", "--out-dir", str(tmp_path), "-p", "train_side", "true"]) == 0
     assert len(calls) == 1
