@@ -20,6 +20,8 @@ def _add_common(p):
 
 
 def cmd_data_list(args):
+    """`aecgcnn data list`: every dataset with its entry and label counts in the data root, and whether its files are
+    present."""
     from aecgcnn.data.datasets import DATASETS, is_demo, load_entries, resolve_data_dir
     root = resolve_data_dir(args.data_dir)
     print(f"data directory: {root}" + (" (demo sample shipped with the package)" if is_demo(root) else ""))
@@ -35,6 +37,8 @@ def cmd_data_list(args):
 
 
 def cmd_data_build(args):
+    """`aecgcnn data build NAME ...`: build and cache every graph of each dataset; skipped entries go to
+    ``<report_dir>/<name>-skipped.csv``."""
     from aecgcnn.data.cache import GraphCache, build_graphs
     from aecgcnn.data.datasets import load_entries
     settings = GraphSettings(cutoff=args.cutoff, max_neighbors=args.max_neighbors)
@@ -49,6 +53,8 @@ def cmd_data_build(args):
 
 
 def cmd_data_download(args):
+    """`aecgcnn data download NAME ...`: fetch (or rebuild from the public sources) the files of each dataset into the
+    data root."""
     from aecgcnn.data.datasets import DATASETS, resolve_data_dir
     from aecgcnn.data.sources import FILES, download
     root = resolve_data_dir(args.data_dir, allow_demo=False)
@@ -132,6 +138,8 @@ def _experiment_from_args(args):
 
 
 def cmd_train(args):
+    """`aecgcnn train`: one run (flags or ``--config run.json``) to ``--out``: checkpoint, history, metrics, test
+    predictions; joins a process group under torchrun."""
     from aecgcnn import distributed
     exp = _experiment_from_args(args)
     ctx = distributed.init_from_env(exp.device)  # torchrun: join the process group (gloo on CPU, NCCL on GPU)
@@ -166,6 +174,8 @@ def _train(args, exp, main: bool) -> None:
 
 
 def cmd_predict(args):
+    """`aecgcnn predict`: predictions (and with ``--attention`` per-atom attention) of a checkpoint, ensemble or shipped
+    model for CIF files, folders or archives; skipped files are listed beside the output."""
     from aecgcnn.checkpoint import load_checkpoint
     from aecgcnn.predict import predict_files, report_failures
     from aecgcnn.train import resolve_device
@@ -198,6 +208,8 @@ def cmd_predict(args):
 
 
 def cmd_screen(args):
+    """`aecgcnn screen`: rank many structures by a model's prediction, resumable, writing as it goes; optionally the
+    attention of the top ones."""
     from aecgcnn.checkpoint import load_checkpoint
     from aecgcnn.screen import screen, top_structures
     from aecgcnn.train import resolve_device
@@ -219,6 +231,8 @@ def cmd_screen(args):
 
 
 def cmd_evaluate(args):
+    """`aecgcnn evaluate`: a checkpoint's metrics (JSON on stdout) on a split of its own dataset or of another one;
+    ensembles add the calibration of their σ."""
     from aecgcnn.checkpoint import load_checkpoint, trained_edge_precision
     from aecgcnn.experiment import evaluation_set
     from aecgcnn.train import evaluate, resolve_device
@@ -235,6 +249,8 @@ def cmd_evaluate(args):
 
 
 def cmd_baseline(args):
+    """`aecgcnn baseline`: the Moosavi-style descriptor baseline (random forest or gradient boosting on chemistry
+    descriptors from the CIF and Zeo++ pore geometry), one fit per seed, mean ± std printed."""
     from aecgcnn.baselines.descriptors import run_descriptor_baseline
     from aecgcnn.metrics import aggregate
     runs = []
@@ -250,6 +266,8 @@ def cmd_baseline(args):
 
 
 def cmd_explain(args):
+    """`aecgcnn explain`: per-atom attention of one model for CIF files: tables, figures and importance statistics under
+    ``--out``."""
     from aecgcnn.checkpoint import load_checkpoint
     from aecgcnn.explain import explain_graphs, write_explanation
     from aecgcnn.predict import graphs_for_files, report_failures
@@ -275,6 +293,7 @@ NOTEBOOKS = {"quickstart": "00_quickstart", "curves": "01_training_curves", "tab
 
 
 def cmd_models(args):
+    """`aecgcnn models`: the pretrained models shipped with the package, one card each."""
     from aecgcnn.pretrained import PRETRAINED_DIR, cards, describe
     shipped = cards()
     if not shipped:
@@ -284,6 +303,8 @@ def cmd_models(args):
 
 
 def cmd_status(args):
+    """`aecgcnn status PATH ...`: a table of the runs under the paths (state, epoch, best validation MAE, pace, time
+    still needed)."""
     from aecgcnn.status import estimate_paces, find_runs, run_status, status_table
     try:
         runs = find_runs(args.paths)
@@ -300,6 +321,8 @@ def cmd_status(args):
 
 
 def cmd_archive(args):
+    """`aecgcnn archive save|restore`: copy finished runs' records (and with ``--states`` training states) between a
+    runs folder and the repository's archive."""
     from aecgcnn.archive import restore_runs, save_runs
     if args.action == "save":
         if not Path(args.runs).is_dir():
@@ -331,6 +354,8 @@ def _shown_path(path: Path) -> str:
 
 
 def cmd_reproduce(args):
+    """`aecgcnn reproduce NAME`: run a notebook (or ``all``) through papermill with the profile and ``-p`` parameters,
+    after checking that each notebook has them."""
     import papermill as pm
 
     from aecgcnn.archive import restore_hint
@@ -375,6 +400,7 @@ def executed_notebook_name(stem: str, params: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``aecgcnn`` command, one sub-command per ``cmd_*`` function."""
     from dataclasses import fields
 
     from aecgcnn.experiment import Experiment
@@ -543,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Entry point of the ``aecgcnn`` command: 0 on success, 2 (with the message on stderr) on bad input."""
     from aecgcnn.data.datasets import absolutize_data_env
     absolutize_data_env()  # notebooks run by `reproduce` start in notebooks/: hand them an absolute path
     args = build_parser().parse_args(argv)
