@@ -29,13 +29,13 @@ def runs_dir(profile: str, out_dir=None) -> Path:
 
 def write_table(df: pd.DataFrame, name: str, caption: str, out_dir=None, **provenance) -> Path:
     """Write ``df`` as ``<name>.csv`` and ``<name>.md`` (caption + provenance + table) into ``out_dir``
-    (default ``figures/``); returns the Markdown path."""
+    (default ``figures/``); returns the Markdown path. Missing values (NaN, None) are empty cells in both."""
     out = Path(out_dir or FIGURES)
     out.mkdir(parents=True, exist_ok=True)
     prov = stamp(provenance.pop("device", "cpu"), **provenance)
     df.to_csv(out / f"{name}.csv", index=False)
     lines = [f"**{caption}**", "", "Provenance: " + "; ".join(f"{k}: `{v}`" for k, v in prov.items()), "",
-             df.to_markdown(index=False, floatfmt=".4g")]
+             df.astype(object).where(df.notna(), None).to_markdown(index=False, floatfmt=".4g", missingval="")]
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     (out / f"{name}.provenance.json").write_text(json.dumps(prov, indent=2))
     return out / f"{name}.md"
