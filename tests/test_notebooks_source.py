@@ -48,3 +48,24 @@ def test_papermill_reads_every_parameter_and_every_cell_has_an_id(path, caplog):
 def test_every_notebook_has_a_reproduce_name():
     from aecgcnn.cli import NOTEBOOKS as NAMES
     assert sorted(NAMES.values()) == [p.stem for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_loop_rebinds_a_name_of_the_parameters_or_setup_cell(path):
+    """A `for` loop in a later cell must not reuse a name the parameters or setup cell binds: the loop leaves its
+    last value behind, and a caption or title further down then names that instead (Table III's figure was titled
+    with a model name instead of the profile). Comprehension variables do not leak and are allowed."""
+    import ast
+    nb = json.loads(path.read_text())
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    code = [src for src in code if not src.lstrip().startswith(("%", "!"))]
+    bound = set()
+    for src in code[:2]:
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                bound.add(node.id)
+    for src in code[2:]:
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, (ast.For, ast.AsyncFor)):
+                targets = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+                assert not targets & bound, f"a loop rebinds {sorted(targets & bound)}: {ast.unparse(node.target)}"
