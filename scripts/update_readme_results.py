@@ -211,7 +211,8 @@ def section(table: str, intro: str, images: list[str]) -> str | None:
         body = "\n".join(lines[:16]) + f"\n\n(top elements; all of them in [{table}]({table}))\n"
     if is_side_study(table):
         if (stamped_settings(table) or {}).get("finished_only"):
-            intro += "\n\n*Partial: the runs finished so far (`-p finished_only true`); the others still training.*"
+            intro += ("\n\n*Partial: the runs finished so far (`-p finished_only true`); the others not finished yet "
+                      "(rerun its command to train them).*")
         body = "\n\n".join(x for x in [body, side_study_verdicts(table)] if x)
     else:
         if intro and table.startswith(OLD_DEFAULTS) and not is_current_profile(table):
