@@ -7,17 +7,21 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_notebook(tmp_path, monkeypatch, **parameters):
+    """Notebook 04 through papermill on the demo sample, quick profile, everything written under ``tmp_path``."""
+    import papermill as pm
+    monkeypatch.delenv("AECGCNN_DATA", raising=False)  # the demo sample
+    pm.execute_notebook(str(ROOT / "notebooks" / "04_table3_geocgnn.ipynb"), str(tmp_path / "executed.ipynb"),
+                        parameters={"profile": "quick", "out_dir": str(tmp_path), **parameters},
+                        cwd=str(ROOT / "notebooks"), progress_bar=False)
+
+
 def test_train_side_trains_the_geocgnn_side_column_at_every_size(tmp_path, monkeypatch):
     """`train_side=True` queues GeoCGNN with the protocol's weight decay (5e-4) after the table's own runs, in the
     side column's folders, and the table shows it beside GeoCGNN with its own weight decay (0): a different model
     run, so its test MAE differs from the run beside it."""
     import json
-
-    import papermill as pm
-    monkeypatch.delenv("AECGCNN_DATA", raising=False)  # the demo sample
-    pm.execute_notebook(str(ROOT / "notebooks" / "04_table3_geocgnn.ipynb"), str(tmp_path / "executed.ipynb"),
-                        parameters={"profile": "quick", "out_dir": str(tmp_path), "train_side": True},
-                        cwd=str(ROOT / "notebooks"), progress_bar=False)
+    run_notebook(tmp_path, monkeypatch, train_side=True)
     table = pd.read_csv(tmp_path / "data=demo" / "table3_geocgnn.csv")
     side = "GeoCGNN, wd 0.0005 (ours)"
     assert list(table["train size"]) == [100, 200] and table[side].notna().all()
@@ -37,14 +41,9 @@ def test_train_side_trains_the_geocgnn_side_column_at_every_size(tmp_path, monke
 def test_train_side_refuses_when_there_is_no_side_column(tmp_path, monkeypatch):
     """With an explicit `weight_decay` both models train with it, so there is no side column: `train_side=True` is
     refused with the reason, before any run starts, instead of doing nothing."""
-    import papermill as pm
     from papermill.exceptions import PapermillExecutionError
-    monkeypatch.delenv("AECGCNN_DATA", raising=False)
     try:
-        pm.execute_notebook(str(ROOT / "notebooks" / "04_table3_geocgnn.ipynb"), str(tmp_path / "executed.ipynb"),
-                            parameters={"profile": "quick", "out_dir": str(tmp_path), "train_side": True,
-                                        "weight_decay": 0.0005},
-                            cwd=str(ROOT / "notebooks"), progress_bar=False)
+        run_notebook(tmp_path, monkeypatch, train_side=True, weight_decay=0.0005)
     except PapermillExecutionError as error:
         assert error.ename == "ValueError" and "no side column" in error.evalue and "weight_decay=0.0005" in error.evalue
     else:
