@@ -84,3 +84,27 @@ def test_every_shipped_model_loads_and_predicts(core_cifs):
                 (Path(tmp) / f"{name}.cif").write_text(text)
             pred = predict_files(model, meta, [tmp])
         assert len(pred.values) == len(core_cifs) and np.isfinite(pred.values).all()
+
+
+def test_a_shipped_model_of_a_profile_run_is_that_runs_archived_record():
+    """A model card naming a run of a reproduce profile (``…/runs/<profile>/…``) must be the run the committed archive
+    (``results/runs/<profile>``) records: same test metrics, best epoch and commit. A rerun that changed the record
+    (new code, new numerics) leaves the shipped model stale until it is packaged again
+    (``scripts/package_pretrained.py``)."""
+    from pathlib import PurePosixPath
+
+    from aecgcnn.archive import REPOSITORY_ARCHIVE
+    checked = 0
+    for card in pretrained.cards():
+        parts = PurePosixPath(card["experiment"]["out_dir"]).parts
+        if "runs" not in parts:
+            continue
+        record = REPOSITORY_ARCHIVE.joinpath(*parts[parts.index("runs") + 1:], "metrics.json")
+        if not record.is_file():
+            continue
+        m = json.loads(record.read_text())
+        assert (card["test"], card["best_epoch"], card["trained_with"]["commit"]) == (
+            m["test"], m["best_epoch"], m["provenance"]["commit"]), \
+            f"{card['name']}: shipped model differs from the archived run {record}; package that run again"
+        checked += 1
+    assert checked, "no shipped model names an archived profile run"
