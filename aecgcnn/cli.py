@@ -314,7 +314,10 @@ def cmd_status(args):
     if args.open:
         statuses = [s for s in statuses if s["state"] != "finished"]
     root = Path(args.paths[0]) if len(args.paths) == 1 else None
-    print("\n".join(status_table(statuses, root)))
+    if args.processes is not None and args.processes < 1:
+        raise InputError(f"--processes {args.processes}: give 1 or more")
+    processes = args.processes or max(1, sum(s["state"].startswith("training") for s in statuses))
+    print("\n".join(status_table(statuses, root, processes)))
     if any(s["state"] == "interrupted" for s in statuses):
         print("interrupted runs continue where they stopped when their notebook is rerun, or with "
               "`aecgcnn train --config RUN/run.json --resume` (runs that have a run.json)")
@@ -543,6 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "the given folders)")
     q.add_argument("paths", nargs="*", default=["runs"], help="folders to search (default: runs)")
     q.add_argument("--open", action="store_true", help="only the runs that have not finished")
+    q.add_argument("--processes", type=int, default=None,
+                   help="also give the time still needed on this many processes training in parallel (default: "
+                        "as many as runs are training now)")
     q.set_defaults(func=cmd_status)
 
     q = sub.add_parser("archive", help="copy finished runs' records (and training states) between runs/ and a folder "

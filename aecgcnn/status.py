@@ -113,9 +113,26 @@ def _duration(seconds: float | None) -> str:
     return f"{h} h {m:02d} min" if h else f"{m} min"
 
 
-def status_table(statuses: list[dict], root: Path | None = None) -> list[str]:
+def parallel_time(remaining_s: list[float], training: list[bool], processes: int) -> float:
+    """Seconds until ``processes`` processes that train one run each at a time finish runs needing
+    ``remaining_s`` [n] seconds each, one process per run now ``training`` [n] (it keeps its run), the others
+    handed out longest first to the process free soonest (the longest-processing-time rule: at most 4/3 of the
+    best schedule). A queue that hands runs out in another order can take longer."""
+    if not remaining_s:
+        return 0.0
+    busy = sorted((r for r, t in zip(remaining_s, training) if t), reverse=True)
+    queued = sorted((r for r, t in zip(remaining_s, training) if not t), reverse=True)
+    loads = busy[:processes] + [0.0] * max(processes - len(busy), 0)
+    for r in busy[processes:] + queued:  # more runs training than processes given: the extra ones queue too
+        i = loads.index(min(loads))
+        loads[i] += r
+    return max(loads)
+
+
+def status_table(statuses: list[dict], root: Path | None = None, processes: int = 1) -> list[str]:
     """Markdown lines: one row per run (path relative to ``root``) and a summary line with the counts per state
-    and the time the unfinished runs with a known plan still need (one after another, at their recent pace)."""
+    and the time the unfinished runs with a known plan still need (one after another, at their recent pace; with
+    ``processes`` > 1 also on that many processes in parallel, :func:`parallel_time`)."""
     lines = ["| run | model | state | epoch | best val MAE (epoch) | s / epoch | still needs | test MAE |",
              "|---|---|---|---|---|---|---|---|"]
     for s in statuses:
@@ -142,6 +159,11 @@ def status_table(statuses: list[dict], root: Path | None = None) -> list[str]:
             runs = "1 unfinished run with a recorded plan needs" if len(known) == 1 else \
                 f"{len(known)} unfinished runs with a recorded plan need"
             summary += f"; {runs} {_duration(sum(known))} more at the recent pace"
+            if processes > 1:
+                paced = [s for s in open_runs if s["remaining_s"] is not None]
+                wall = parallel_time([s["remaining_s"] for s in paced],
+                                     [s["state"].startswith("training") for s in paced], processes)
+                summary += f", about {_duration(wall)} on {processes} processes in parallel"
             if any(s.get("estimated") for s in open_runs):
                 summary += " (≈: no epoch yet, the pace of the most similar run scaled to its size)"
         unplanned = sum(s["remaining_s"] is None and s["epochs"] is None for s in open_runs)

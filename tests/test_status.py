@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from aecgcnn.status import estimate_paces, find_runs, run_status, status_table
+from aecgcnn.status import estimate_paces, find_runs, parallel_time, run_status, status_table
 
 HEAD = "epoch,train_loss,train_mae,val_loss,val_mae,val_srcc,seconds\n"
 
@@ -45,6 +45,10 @@ def test_states_progress_and_time_still_needed(tmp_path):
     assert lines[-1] == ("1 finished, 3 interrupted, 1 training; 3 unfinished runs with a recorded plan need "
                          "5 min more at the recent pace (1 started before plans were recorded: epochs planned "
                          "unknown)")
+    # on 2 processes: b (45 s) keeps its process, a/seed1 (180 s) takes the free one, d (63 s) follows b: 180 s
+    assert status_table(list(s.values()), tmp_path, processes=2)[-1].startswith(
+        "1 finished, 3 interrupted, 1 training; 3 unfinished runs with a recorded plan need 5 min more at the recent "
+        "pace, about 3 min on 2 processes in parallel (1 started")
     one = status_table([s["a/seed1"]], tmp_path)[-1]
     assert one == "1 interrupted; 1 unfinished run with a recorded plan needs 3 min more at the recent pace"
 
@@ -109,3 +113,27 @@ def test_datasets_with_the_same_structures_share_a_pace(tmp_path):
         (tmp_path / name / "run.json").write_text(json.dumps({**plan, "dataset": dataset}))
     s = {Path(r["run"]).name: r for r in estimate_paces([run_status(r) for r in find_runs([tmp_path])])}
     assert s["high"]["estimated"] and s["high"]["epoch_s"] == 155 and s["mp"]["epoch_s"] is None
+
+
+def test_parallel_time_keeps_training_runs_on_their_process_and_hands_out_the_rest_longest_first():
+    assert parallel_time([], [], 2) == 0
+    assert parallel_time([10, 10, 10], [False] * 3, 2) == 20  # 10 + 10 on one process, 10 on the other
+    assert parallel_time([10, 10, 10], [False] * 3, 1) == 30  # one process: one after another
+    # the training 100 s run keeps its process; 50, 30 and 20 s go to the other (50 + 30 + 20 = 100)
+    assert parallel_time([100, 50, 30, 20], [True, False, False, False], 2) == 100
+    assert parallel_time([20, 50], [True, False], 2) == 50
+    assert parallel_time([30, 20, 10], [True] * 3, 2) == 30  # more runs training than processes: the 10 s one waits
+    assert parallel_time([60, 50, 40, 30, 20], [False] * 5, 3) == 70  # LPT: 60 | 50+20 | 40+30
+
+
+def test_status_command_gives_the_parallel_time(tmp_path, capsys):
+    from aecgcnn.cli import main
+    plan = {"preset": "cgcnn", "dataset": "toy", "epochs": 10}
+    for i in range(3):  # three interrupted runs, 9 epochs of 60 s left each
+        write_run(tmp_path / f"seed{i}", [(1, 0.5, 60)], plan)
+    assert main(["status", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.rstrip().splitlines()[-2].endswith("need 27 min more at the recent pace")
+    assert main(["status", str(tmp_path), "--processes", "2"]) == 0
+    assert "need 27 min more at the recent pace, about 18 min on 2 processes in parallel" in capsys.readouterr().out
+    assert main(["status", str(tmp_path), "--processes", "0"]) == 2
+    assert "--processes 0: give 1 or more" in capsys.readouterr().err
