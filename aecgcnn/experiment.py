@@ -508,8 +508,9 @@ def run_study(groups: dict, entries=None, processes: int | str = 1, finished_onl
     put off until the queue's other runs are done, then waited for and reused. So two processes running the same
     study (e.g. ``aecgcnn reproduce table3`` started twice on a 2-core machine) share its runs instead of one
     waiting for the other. Every run of the queue gets its plan (:func:`record_plan`) before the first trains.
-    ``entries``: the dataset's entries when every group uses one dataset (else each group's dataset is loaded once);
-    ``processes`` / ``finished_only``: as :func:`run_seeds`."""
+    ``entries``: the dataset's entries when every group uses one dataset, or a dict dataset name → its entries (a
+    dataset missing from it, or ``entries`` None: loaded once when its first run needs it); ``processes`` /
+    ``finished_only``: as :func:`run_seeds`."""
     queue = [(key, seed, seed_experiment(exp, seed)) for key, (exp, seeds) in groups.items() for seed in seeds]
     if not finished_only:  # the whole queue is visible to `aecgcnn status` from the start
         for _, _, sub in queue:
@@ -517,7 +518,10 @@ def run_study(groups: dict, entries=None, processes: int | str = 1, finished_onl
     loaded = {}
 
     def entries_of(e: Experiment):
-        if entries is not None:
+        if isinstance(entries, dict):
+            if e.dataset in entries:
+                return entries[e.dataset]
+        elif entries is not None:
             return entries
         if (e.dataset, e.data_dir) not in loaded:
             loaded[(e.dataset, e.data_dir)] = load_entries(e.dataset, e.data_dir)

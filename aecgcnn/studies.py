@@ -192,8 +192,18 @@ def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str 
     protocol's); ``overrides``: per-preset config changes. Returns ``{preset: run_seeds result}``. The runs form one
     queue (:func:`aecgcnn.experiment.run_study`): a second process running the same notebook shares them."""
     from aecgcnn.experiment import run_study
-    from aecgcnn.models import LADDER
-    groups = {preset: (ladder_experiment(dataset, preset, settings, runs_dir, split, data_dir, device, protocol,
-                                         model_options, lr, weight_decay, overrides.get(preset)), settings["seeds"])
-              for preset in presets or settings.get("presets") or LADDER}
+    groups = ladder_groups(dataset, settings, runs_dir, presets, split, data_dir, device, protocol, model_options, lr,
+                           weight_decay, **overrides)
     return run_study(groups, entries, settings.get("processes", 1), settings.get("finished_only", False))
+
+
+def ladder_groups(dataset: str, settings: dict, runs_dir, presets=None, split: str = "80-10-10", data_dir=None,
+                  device: str = "auto", protocol: str = DEFAULT_PROTOCOL, model_options: dict | None = None,
+                  lr: float | None = None, weight_decay: float | None = None, **overrides) -> dict:
+    """``{preset: (Experiment, seeds)}``: the groups of :func:`run_ladder` (same arguments) for
+    :func:`aecgcnn.experiment.run_study`, so a notebook can put the ladders of several datasets or splits in one
+    queue (Table II) and a second process running it never waits while another run is left."""
+    from aecgcnn.models import LADDER
+    return {preset: (ladder_experiment(dataset, preset, settings, runs_dir, split, data_dir, device, protocol,
+                                       model_options, lr, weight_decay, overrides.get(preset)), settings["seeds"])
+            for preset in presets or settings.get("presets") or LADDER}

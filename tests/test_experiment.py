@@ -211,6 +211,25 @@ def test_run_study_does_the_other_runs_first_while_another_process_trains_one(tm
     assert res["b"]["test"]["mae"] == (0.1, 0.0)
 
 
+def test_run_study_gives_each_group_the_entries_of_its_own_dataset(tmp_path, monkeypatch):
+    """One queue over several datasets (Table II: both pressures, both splits): ``entries`` as a dict gives each run
+    its dataset's entries; a dataset missing from it is loaded once, when its first run needs it."""
+    from aecgcnn import experiment
+    from aecgcnn.experiment import Experiment, run_study
+    loads, seen = [], []
+    monkeypatch.setattr(experiment, "load_entries", lambda name, data_dir=None: loads.append(name) or [f"{name}-loaded"])
+    monkeypatch.setattr(experiment, "run_experiment",
+                        lambda e, entries=None: seen.append((e.dataset, e.split, e.seed, entries)) or
+                        {"test": {"mae": 0.1}, "train": {"mae": 0.0}})
+    groups = {(ds, split): (Experiment(dataset=ds, preset="ae-cgcnn", split=split, out_dir=str(tmp_path / ds / split)), [0, 1])
+              for ds in ("p1", "p2", "p3") for split in ("70-30", "80-10-10")}
+    res = run_study(groups, entries={"p1": ["a"], "p2": ["b"]})
+    assert loads == ["p3"]  # only the dataset not given, once for its four runs
+    assert seen == [(ds, split, seed, {"p1": ["a"], "p2": ["b"]}.get(ds, ["p3-loaded"]))
+                    for ds in ("p1", "p2", "p3") for split in ("70-30", "80-10-10") for seed in (0, 1)]
+    assert set(res) == set(groups) and all(r["seeds"] == [0, 1] for r in res.values())
+
+
 def test_a_finished_run_of_another_experiment_is_never_trained_over(tmp_path, monkeypatch):
     """A folder that holds a finished run of other settings (or other data) is refused with the differences named;
     settings a run may be continued with (more epochs: --resume extends it) are not a difference."""
