@@ -143,10 +143,11 @@ def earlier_profile_note(table: str) -> str | None:
         return None
     if status == "partial" and stamped.get("finished_only"):
         return ("*Partial: the current `cpu` profile's runs finished so far (`-p finished_only true`; the seeds "
-                "column counts them), the others still training; completed when they finish (issue 15).*")
+                "column counts them), the others not finished yet (rerun its command to train them); completed when they "
+                "finish (issue 15).*")
     if status == "partial":
         return (f"*Partial: seeds {stamped['seeds']} of the current `cpu` profile's {current_settings(table)['seeds']} "
-                "(the other seeds are still training); completed when their runs finish (issue 15).*")
+                "(the other seeds not finished yet); completed when their runs finish (issue 15).*")
     return ("*Made with an earlier `cpu` profile (its scale is in the caption; the current profile is in \"Notebooks\" "
             "above): to be replaced when the current profile's runs finish (issue 15), not mixed with them.*")
 
