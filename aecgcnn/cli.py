@@ -305,7 +305,9 @@ def cmd_models(args):
 def cmd_status(args):
     """`aecgcnn status PATH ...`: a table of the runs under the paths (state, epoch, best validation MAE, pace, time
     still needed)."""
-    from aecgcnn.status import estimate_paces, find_runs, run_status, status_table
+    from aecgcnn.status import estimate_paces, find_runs, is_training, run_status, status_table
+    if args.processes is not None and args.processes < 1:
+        raise InputError(f"--processes {args.processes}: give 1 or more")
     try:
         runs = find_runs(args.paths)
     except FileNotFoundError as exc:
@@ -314,9 +316,7 @@ def cmd_status(args):
     if args.open:
         statuses = [s for s in statuses if s["state"] != "finished"]
     root = Path(args.paths[0]) if len(args.paths) == 1 else None
-    if args.processes is not None and args.processes < 1:
-        raise InputError(f"--processes {args.processes}: give 1 or more")
-    processes = args.processes or max(1, sum(s["state"].startswith("training") for s in statuses))
+    processes = args.processes or max(1, sum(map(is_training, statuses)))
     print("\n".join(status_table(statuses, root, processes)))
     if any(s["state"] == "interrupted" for s in statuses):
         print("interrupted runs continue where they stopped when their notebook is rerun, or with "

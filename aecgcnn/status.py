@@ -113,6 +113,11 @@ def _duration(seconds: float | None) -> str:
     return f"{h} h {m:02d} min" if h else f"{m} min"
 
 
+def is_training(status: dict) -> bool:
+    """Whether a :func:`run_status` record is of a run a live process is training now."""
+    return status["state"].startswith("training")
+
+
 def parallel_time(remaining_s: list[float], training: list[bool], processes: int) -> float:
     """Seconds until ``processes`` processes that train one run each at a time finish runs needing
     ``remaining_s`` [n] seconds each, one process per run now ``training`` [n] (it keeps its run), the others
@@ -152,7 +157,8 @@ def status_table(statuses: list[dict], root: Path | None = None, processes: int 
         key = s["state"].split(" (")[0]
         counts[key] = counts.get(key, 0) + 1
     open_runs = [s for s in statuses if s["state"] != "finished"]
-    known = [s["remaining_s"] for s in open_runs if s["remaining_s"] is not None]
+    paced = [s for s in open_runs if s["remaining_s"] is not None]
+    known = [s["remaining_s"] for s in paced]
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no runs"
     if open_runs:
         if known:
@@ -160,9 +166,7 @@ def status_table(statuses: list[dict], root: Path | None = None, processes: int 
                 f"{len(known)} unfinished runs with a recorded plan need"
             summary += f"; {runs} {_duration(sum(known))} more at the recent pace"
             if processes > 1:
-                paced = [s for s in open_runs if s["remaining_s"] is not None]
-                wall = parallel_time([s["remaining_s"] for s in paced],
-                                     [s["state"].startswith("training") for s in paced], processes)
+                wall = parallel_time(known, [is_training(s) for s in paced], processes)
                 summary += f", about {_duration(wall)} on {processes} processes in parallel"
             if any(s.get("estimated") for s in open_runs):
                 summary += " (≈: no epoch yet, the pace of the most similar run scaled to its size)"

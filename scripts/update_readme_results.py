@@ -134,6 +134,10 @@ def is_current_profile(table: str) -> bool:
     return table.startswith("figures/cpu/") and profile_status(stamped_settings(table), table) != "earlier"
 
 
+#: what a partial table (the runs finished so far) says of the runs it lacks
+OTHERS_NOT_FINISHED = "the others not finished yet (rerun its command to train them)"
+
+
 def earlier_profile_note(table: str) -> str | None:
     """A note for a figures/cpu table made with settings other than the current cpu profile's; None when it is
     current."""
@@ -143,8 +147,7 @@ def earlier_profile_note(table: str) -> str | None:
         return None
     if status == "partial" and stamped.get("finished_only"):
         return ("*Partial: the current `cpu` profile's runs finished so far (`-p finished_only true`; the seeds "
-                "column counts them), the others not finished yet (rerun its command to train them); completed when they "
-                "finish (issue 15).*")
+                f"column counts them), {OTHERS_NOT_FINISHED}; completed when they finish (issue 15).*")
     if status == "partial":
         return (f"*Partial: seeds {stamped['seeds']} of the current `cpu` profile's {current_settings(table)['seeds']} "
                 "(the other seeds not finished yet); completed when their runs finish (issue 15).*")
@@ -212,8 +215,7 @@ def section(table: str, intro: str, images: list[str]) -> str | None:
         body = "\n".join(lines[:16]) + f"\n\n(top elements; all of them in [{table}]({table}))\n"
     if is_side_study(table):
         if (stamped_settings(table) or {}).get("finished_only"):
-            intro += ("\n\n*Partial: the runs finished so far (`-p finished_only true`); the others not finished yet "
-                      "(rerun its command to train them).*")
+            intro += f"\n\n*Partial: the runs finished so far (`-p finished_only true`); {OTHERS_NOT_FINISHED}.*"
         body = "\n\n".join(x for x in [body, side_study_verdicts(table)] if x)
     else:
         if intro and table.startswith(OLD_DEFAULTS) and not is_current_profile(table):
