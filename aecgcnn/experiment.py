@@ -502,7 +502,8 @@ def _busy(exp: Experiment) -> int | None:
     return pid if pid and pid != os.getpid() else None
 
 
-def run_study(groups: dict, entries=None, processes: int | str = 1, finished_only: bool = False) -> dict:
+def run_study(groups: dict, entries=None, processes: int | str = 1, finished_only: bool = False,
+              skip_busy: bool = False) -> dict:
     """Several experiments, each over its seeds, as one queue. ``groups``: key → (Experiment, seeds); returns key →
     the :func:`run_seeds` result of that group. Finished runs are reused; a run another live process is training is
     put off until the queue's other runs are done, then waited for and reused. So two processes running the same
@@ -510,7 +511,10 @@ def run_study(groups: dict, entries=None, processes: int | str = 1, finished_onl
     waiting for the other. Every run of the queue gets its plan (:func:`record_plan`) before the first trains.
     ``entries``: the dataset's entries when every group uses one dataset, or a dict dataset name → its entries (a
     dataset missing from it, or ``entries`` None: loaded once when its first run needs it); ``processes`` /
-    ``finished_only``: as :func:`run_seeds`."""
+    ``finished_only``: as :func:`run_seeds`. ``skip_busy``: do not wait for the runs another process is training
+    (they are left out of the result unless they finished meanwhile): this process ends when its own share of the
+    queue is done and its core moves on, while the process that trains the last run, running the same study, gets
+    every run."""
     queue = [(key, seed, seed_experiment(exp, seed)) for key, (exp, seeds) in groups.items() for seed in seeds]
     if not finished_only:  # the whole queue is visible to `aecgcnn status` from the start
         for _, _, sub in queue:
@@ -541,6 +545,12 @@ def run_study(groups: dict, entries=None, processes: int | str = 1, finished_onl
             except RunBusy:  # claimed by another process in the meantime
                 later.append((key, seed, sub))
     for key, seed, sub in later:
+        if skip_busy:
+            if (metrics := finished_run(sub)) is not None:
+                done[(key, seed)] = metrics
+            else:
+                print(f"[aecgcnn] left out {sub.out_dir}: pid {_busy(sub)} is still training it (skip_busy)")
+            continue
         while (key, seed) not in done:
             try:
                 done[(key, seed)] = run_or_load(sub, entries_of(sub), processes)  # waits for its owner, then reuses

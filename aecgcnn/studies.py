@@ -49,8 +49,8 @@ DEFAULTS = {"batch_size": 64, "processes": 1, "presets": None, "one_seed_sizes":
 
 def profile_settings(family: str, profile: str, **overrides) -> dict:
     """Settings of ``PROFILES[family][profile]`` (plus :data:`DEFAULTS`) with notebook overrides applied
-    (None values ignored). ``finished_only=True`` (a notebook's look at a long study while it runs: tabulate the
-    runs that have finished, train none) is kept in the settings its tables stamp; False is left out, so a complete
+    (None values ignored). :data:`QUEUE_SETTINGS` (``finished_only=True``: a notebook's look at a long study while
+    it runs; ``skip_busy=True``) are kept in the settings its tables stamp; False is left out, so a complete
     table's settings equal the profile's. ``sizes`` (``mp_curve``: the training-set sizes a notebook runs, like
     ``seeds`` a choice of runs, not a change of what a run computes) replaces the profile's sizes and its
     one-seed sizes: exactly those sizes run, each with every seed."""
@@ -62,8 +62,9 @@ def profile_settings(family: str, profile: str, **overrides) -> dict:
         if "sizes" not in base:
             raise ValueError(f"profile family {family} has no training-set sizes to choose from")
         settings["sizes"], settings["one_seed_sizes"] = [int(n) for n in overrides["sizes"]], []
-    if not settings.get("finished_only"):
-        settings.pop("finished_only", None)
+    for key in QUEUE_SETTINGS:
+        if not settings.get(key):
+            settings.pop(key, None)
     changed = {k: settings[k] for k in RUN_SETTINGS if k in base and settings[k] != base[k]}
     if changed:  # the runs of these settings are other runs: run_variant names their folder
         settings["changed"] = changed
@@ -72,6 +73,21 @@ def profile_settings(family: str, profile: str, **overrides) -> dict:
 
 #: profile settings that change what a run computes (seeds only pick runs; finished_only and processes do not count)
 RUN_SETTINGS = ("epochs", "batch_size", "train_size", "val_size", "test_size", "edge_precision")
+
+#: notebook parameters that choose which of a study's runs a notebook trains or waits for (:func:`run_queue`), not
+#: what a run computes: stamped in its tables' settings only when true, so a complete table's settings equal the
+#: profile's and one made with either is recognisably partial. ``finished_only``: train nothing, tabulate the runs
+#: finished so far; ``skip_busy``: train the runs left, but leave out those another process is training instead of
+#: waiting for them (that process's own run of the notebook then writes the whole table)
+QUEUE_SETTINGS = ("finished_only", "skip_busy")
+
+
+def run_queue(groups: dict, settings: dict, entries=None) -> dict:
+    """:func:`aecgcnn.experiment.run_study` of ``groups`` (key -> (Experiment, seeds)) as a notebook's
+    ``settings`` (:func:`profile_settings`) ask: their data-parallel ``processes`` per run and their
+    :data:`QUEUE_SETTINGS`. Returns key -> that group's :func:`aecgcnn.experiment.run_seeds` result."""
+    from aecgcnn.experiment import run_study
+    return run_study(groups, entries, settings.get("processes", 1), **{k: settings.get(k, False) for k in QUEUE_SETTINGS})
 
 
 def run_variant(settings: dict, model_options: dict | None = None, protocol: str = DEFAULT_PROTOCOL,
@@ -187,14 +203,13 @@ def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str 
                lr: float | None = None, weight_decay: float | None = None, **overrides) -> dict:
     """Train every ladder preset (or ``presets``, else the profile's ``presets``) on one dataset with a profile's
     settings; finished runs are reused (with ``settings["finished_only"]`` only they are collected and nothing
-    trains). ``settings``: from :func:`profile_settings`; ``protocol`` / ``model_options`` (AE-CGCNN config changes
+    trains; with ``settings["skip_busy"]`` runs another process trains are left out, :func:`run_queue`). ``settings``: from :func:`profile_settings`; ``protocol`` / ``model_options`` (AE-CGCNN config changes
     for every rung) / ``lr`` / ``weight_decay``: the run configuration of a notebook's parameters cell (None: the
     protocol's); ``overrides``: per-preset config changes. Returns ``{preset: run_seeds result}``. The runs form one
     queue (:func:`aecgcnn.experiment.run_study`): a second process running the same notebook shares them."""
-    from aecgcnn.experiment import run_study
     groups = ladder_groups(dataset, settings, runs_dir, presets, split, data_dir, device, protocol, model_options, lr,
                            weight_decay, **overrides)
-    return run_study(groups, entries, settings.get("processes", 1), settings.get("finished_only", False))
+    return run_queue(groups, settings, entries)
 
 
 def ladder_groups(dataset: str, settings: dict, runs_dir, presets=None, split: str = "80-10-10", data_dir=None,

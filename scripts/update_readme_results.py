@@ -106,20 +106,30 @@ def current_settings(table: str) -> dict | None:
 def profile_status(stamped: dict | None, table: str) -> str:
     """``current`` (the cpu profile's settings), ``partial`` (the same settings with the first of the profile's
     seeds only, a notebook run with ``-p seeds`` while the other seeds train; or the profile's runs finished so far,
-    ``-p finished_only true``) or ``earlier`` (anything else; older tables carry no settings stamp at all)."""
+    ``-p finished_only true`` or ``-p skip_busy true``) or ``earlier`` (anything else; older tables carry no settings
+    stamp at all)."""
+    from aecgcnn.studies import QUEUE_SETTINGS
     current = current_settings(table)
     if stamped == current:
         return "current"
-    base = {k: v for k, v in (stamped or {}).items() if k != "finished_only"}
+    base = {k: v for k, v in (stamped or {}).items() if k not in QUEUE_SETTINGS}
     if (base and {**base, "seeds": current["seeds"]} == current
             and base["seeds"] == current["seeds"][:len(base["seeds"])]):
         return "partial"
     return "earlier"
 
 
+def partial_flag(stamped: dict | None) -> str | None:
+    """The parameter that made a table hold only the runs finished so far (``-p finished_only true``: nothing
+    trained; ``-p skip_busy true``: runs another process was training left out), None for neither
+    (:data:`aecgcnn.studies.QUEUE_SETTINGS`)."""
+    from aecgcnn.studies import QUEUE_SETTINGS
+    return next((f"-p {key} true" for key in QUEUE_SETTINGS if (stamped or {}).get(key)), None)
+
+
 def partial_what(stamped: dict) -> str:
     """What a partial table holds: the runs finished so far, or the first seeds."""
-    return "the runs finished so far" if stamped.get("finished_only") else f"seeds {stamped['seeds']}"
+    return "the runs finished so far" if partial_flag(stamped) else f"seeds {stamped['seeds']}"
 
 
 def stamped_settings(table: str) -> dict | None:
@@ -145,8 +155,8 @@ def earlier_profile_note(table: str) -> str | None:
     status = profile_status(stamped, table)
     if status == "current":
         return None
-    if status == "partial" and stamped.get("finished_only"):
-        return ("*Partial: the current `cpu` profile's runs finished so far (`-p finished_only true`; the seeds "
+    if status == "partial" and (flag := partial_flag(stamped)):
+        return (f"*Partial: the current `cpu` profile's runs finished so far (`{flag}`; the seeds "
                 f"column counts them), {OTHERS_NOT_FINISHED}; completed when they finish (issue 15).*")
     if status == "partial":
         return (f"*Partial: seeds {stamped['seeds']} of the current `cpu` profile's {current_settings(table)['seeds']} "
@@ -214,8 +224,8 @@ def section(table: str, intro: str, images: list[str]) -> str | None:
         lines = body.rstrip("\n").split("\n")
         body = "\n".join(lines[:16]) + f"\n\n(top elements; all of them in [{table}]({table}))\n"
     if is_side_study(table):
-        if (stamped_settings(table) or {}).get("finished_only"):
-            intro += f"\n\n*Partial: the runs finished so far (`-p finished_only true`); {OTHERS_NOT_FINISHED}.*"
+        if flag := partial_flag(stamped_settings(table)):
+            intro += f"\n\n*Partial: the runs finished so far (`{flag}`); {OTHERS_NOT_FINISHED}.*"
         body = "\n\n".join(x for x in [body, side_study_verdicts(table)] if x)
     else:
         if intro and table.startswith(OLD_DEFAULTS) and not is_current_profile(table):

@@ -211,6 +211,40 @@ def test_run_study_does_the_other_runs_first_while_another_process_trains_one(tm
     assert res["b"]["test"]["mae"] == (0.1, 0.0)
 
 
+def test_run_study_with_skip_busy_leaves_another_process_s_run_out_instead_of_waiting(tmp_path, monkeypatch):
+    """``skip_busy``: the queue's own runs are trained, a run another live process is still training is left out of
+    the result at once (no wait), and one that process finished meanwhile is collected."""
+    import json
+    from dataclasses import asdict
+
+    from aecgcnn import experiment
+    from aecgcnn.experiment import Experiment, run_study, seed_experiment
+    exp = Experiment(dataset="toy", preset="cgcnn", out_dir=str(tmp_path))
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # trains seeds 0 and 1, never ends
+    for seed in (0, 1):
+        (tmp_path / f"seed{seed}").mkdir()
+        (tmp_path / f"seed{seed}" / ".lock").write_text(str(owner.pid))
+    trained = []
+
+    def fake_run(e, entries=None):  # while this process trains seed 2, the owner finishes seed 1
+        trained.append(e.seed)
+        done = tmp_path / "seed1"
+        (done / "history.csv").write_text("epoch,val_mae\n1,0.5\n")
+        (done / "metrics.json").write_text(json.dumps({"experiment": asdict(seed_experiment(exp, 1)),
+                                                       "test": {"mae": 0.4}, "train": {"mae": 0.1}}))
+        (done / ".lock").unlink()
+        return {"test": {"mae": 0.3}, "train": {"mae": 0.0}}
+    monkeypatch.setattr(experiment, "run_experiment", fake_run)
+    try:
+        res = run_study({"a": (exp, [0, 1, 2])}, entries=[], skip_busy=True)
+        assert (tmp_path / "seed0" / ".lock").exists() and owner.poll() is None  # returned while seed 0 trains
+    finally:
+        owner.kill()
+        owner.wait()
+    assert trained == [2]
+    assert res["a"]["seeds"] == [1, 2] and [r["test"]["mae"] for r in res["a"]["runs"]] == [0.4, 0.3]
+
+
 def test_run_study_gives_each_group_the_entries_of_its_own_dataset(tmp_path, monkeypatch):
     """One queue over several datasets (Table II: both pressures, both splits): ``entries`` as a dict gives each run
     its dataset's entries; a dataset missing from it is loaded once, when its first run needs it."""

@@ -63,6 +63,10 @@ def test_readme_marks_partial_and_earlier_profile_results():
     assert up.profile_status({**current, "finished_only": True, "seeds": current["seeds"][:1]}, "attention") == "partial"
     assert up.profile_status({**current, "finished_only": True, "epochs": 10}, "attention") == "earlier"
     assert "finished so far" in up.partial_what({**current, "finished_only": True})
+    # a run that left out the runs another process was training (-p skip_busy true)
+    assert up.profile_status({**current, "skip_busy": True}, "attention") == "partial"
+    assert up.partial_flag({**current, "skip_busy": True}) == "-p skip_busy true" and up.partial_flag(current) is None
+    assert "finished so far" in up.partial_what({**current, "skip_busy": True})
 
 
 def test_only_earlier_profile_tables_carry_the_old_defaults_note(monkeypatch):

@@ -29,7 +29,7 @@ def test_chosen_sizes_replace_the_profiles_and_its_one_seed_sizes_without_a_vari
 
 
 def test_finished_only_is_stamped_only_when_asked_and_commands_keep_zero():
-    """A finished-only look is recorded in the settings its tables stamp (the README then marks them partial); a
+    """A finished-only look (or a run with skip_busy) is recorded in the settings its tables stamp (the README then marks them partial); a
     complete run's settings equal the profile's. The reproduce command drops False but keeps 0 (weight decay 0)."""
     from aecgcnn.studies import notebook_command
     assert profile_settings("mp_curve", "cpu", finished_only=True)["finished_only"] is True
@@ -37,6 +37,22 @@ def test_finished_only_is_stamped_only_when_asked_and_commands_keep_zero():
     assert notebook_command("table3", "cpu", finished_only=False, weight_decay=0, lr=None) == \
         "aecgcnn reproduce table3 --profile cpu -p weight_decay 0"
     assert notebook_command("table3", "cpu", finished_only=True).endswith("-p finished_only true")
+    assert profile_settings("mof", "cpu", skip_busy=True)["skip_busy"] is True
+    assert profile_settings("mof", "cpu", skip_busy=False) == profile_settings("mof", "cpu")
+    assert notebook_command("table2", "cpu", skip_busy=True).endswith("-p skip_busy true")
+
+
+def test_run_queue_passes_the_notebook_settings_to_the_study(monkeypatch):
+    """``run_queue``: the settings' data-parallel processes and queue settings reach ``run_study`` (defaults when
+    the settings leave them out)."""
+    from aecgcnn import experiment
+    from aecgcnn.studies import run_queue
+    calls = []
+    monkeypatch.setattr(experiment, "run_study", lambda *a, **k: calls.append((a, k)) or {})
+    run_queue({"g": None}, profile_settings("mof", "cpu", skip_busy=True), ["e"])
+    run_queue({"g": None}, {**profile_settings("mp_curve", "paper", finished_only=True)})
+    assert calls == [(({"g": None}, ["e"], 1), {"finished_only": False, "skip_busy": True}),
+                     (({"g": None}, None, "auto"), {"finished_only": True, "skip_busy": False})]
 
 
 @pytest.mark.parametrize("profile", ["quick", "cpu"])
