@@ -66,7 +66,7 @@ SECTIONS = [
     ("figures/cpu/attention_by_element.md", "", []),
     ("figures/cpu/attention_by_seed.md",
      "The same three categories for each seed's model, each on its own test part: the evidence of the two attention "
-     "verdicts above, and the reason they are undecided. `pooling_entropy`: mean over MOFs of the normalised entropy "
+     "verdicts above (a verdict holds only where every seed's model agrees). `pooling_entropy`: mean over MOFs of the normalised entropy "
      "of the pooling weights (1 = uniform); `top_relative_importance`: median of n·max w (the top atom's weight in "
      "units of the average).",
      ["figures/cpu/attention_by_seed.png"]),
