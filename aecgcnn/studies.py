@@ -78,16 +78,23 @@ RUN_SETTINGS = ("epochs", "batch_size", "train_size", "val_size", "test_size", "
 #: what a run computes: stamped in its tables' settings only when true, so a complete table's settings equal the
 #: profile's and one made with either is recognisably partial. ``finished_only``: train nothing, tabulate the runs
 #: finished so far; ``skip_busy``: train the runs left, but leave out those another process is training instead of
-#: waiting for them (that process's own run of the notebook then writes the whole table)
+#: waiting for them (that process's own run of the notebook then writes the whole table; dropped by
+#: :func:`run_queue` when it left no run out)
 QUEUE_SETTINGS = ("finished_only", "skip_busy")
 
 
 def run_queue(groups: dict, settings: dict, entries=None) -> dict:
     """:func:`aecgcnn.experiment.run_study` of ``groups`` (key -> (Experiment, seeds)) as a notebook's
     ``settings`` (:func:`profile_settings`) ask: their data-parallel ``processes`` per run and their
-    :data:`QUEUE_SETTINGS`. Returns key -> that group's :func:`aecgcnn.experiment.run_seeds` result."""
+    :data:`QUEUE_SETTINGS`. Returns key -> that group's :func:`aecgcnn.experiment.run_seeds` result. When
+    ``skip_busy`` left no run out (every group has all its seeds), it is dropped from ``settings``, so the tables
+    stamped with them read as complete."""
     from aecgcnn.experiment import run_study
-    return run_study(groups, entries, settings.get("processes", 1), **{k: settings.get(k, False) for k in QUEUE_SETTINGS})
+    queue = {key: settings.get(key, False) for key in QUEUE_SETTINGS}
+    out = run_study(groups, entries, settings.get("processes", 1), **queue)
+    if settings.get("skip_busy") and all(out[key]["seeds"] == list(seeds) for key, (_, seeds) in groups.items()):
+        settings.pop("skip_busy")
+    return out
 
 
 def run_variant(settings: dict, model_options: dict | None = None, protocol: str = DEFAULT_PROTOCOL,
@@ -203,8 +210,9 @@ def run_ladder(dataset: str, settings: dict, runs_dir, presets=None, split: str 
                lr: float | None = None, weight_decay: float | None = None, **overrides) -> dict:
     """Train every ladder preset (or ``presets``, else the profile's ``presets``) on one dataset with a profile's
     settings; finished runs are reused (with ``settings["finished_only"]`` only they are collected and nothing
-    trains; with ``settings["skip_busy"]`` runs another process trains are left out, :func:`run_queue`). ``settings``: from :func:`profile_settings`; ``protocol`` / ``model_options`` (AE-CGCNN config changes
-    for every rung) / ``lr`` / ``weight_decay``: the run configuration of a notebook's parameters cell (None: the
+    trains; with ``settings["skip_busy"]`` runs another process trains are left out: :func:`run_queue`).
+    ``settings``: from :func:`profile_settings`; ``protocol`` / ``model_options`` (AE-CGCNN config changes for every
+    rung) / ``lr`` / ``weight_decay``: the run configuration of a notebook's parameters cell (None: the
     protocol's); ``overrides``: per-preset config changes. Returns ``{preset: run_seeds result}``. The runs form one
     queue (:func:`aecgcnn.experiment.run_study`): a second process running the same notebook shares them."""
     groups = ladder_groups(dataset, settings, runs_dir, presets, split, data_dir, device, protocol, model_options, lr,

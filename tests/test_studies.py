@@ -44,15 +44,24 @@ def test_finished_only_is_stamped_only_when_asked_and_commands_keep_zero():
 
 def test_run_queue_passes_the_notebook_settings_to_the_study(monkeypatch):
     """``run_queue``: the settings' data-parallel processes and queue settings reach ``run_study`` (defaults when
-    the settings leave them out)."""
+    the settings leave them out); ``skip_busy`` stays stamped only when a run was left out."""
     from aecgcnn import experiment
     from aecgcnn.studies import run_queue
-    calls = []
-    monkeypatch.setattr(experiment, "run_study", lambda *a, **k: calls.append((a, k)) or {})
-    run_queue({"g": None}, profile_settings("mof", "cpu", skip_busy=True), ["e"])
-    run_queue({"g": None}, {**profile_settings("mp_curve", "paper", finished_only=True)})
-    assert calls == [(({"g": None}, ["e"], 1), {"finished_only": False, "skip_busy": True}),
-                     (({"g": None}, None, "auto"), {"finished_only": True, "skip_busy": False})]
+    calls, got = [], {}
+    monkeypatch.setattr(experiment, "run_study", lambda *a, **k: calls.append((a, k)) or got)
+    groups = {"g": (None, [0, 1])}
+    got["g"] = {"seeds": [0]}  # seed 1 was left to another process
+    left_out = profile_settings("mof", "cpu", skip_busy=True)
+    run_queue(groups, left_out, ["e"])
+    paper = profile_settings("mp_curve", "paper", finished_only=True)
+    run_queue(groups, paper)
+    assert calls == [((groups, ["e"], 1), {"finished_only": False, "skip_busy": True}),
+                     ((groups, None, "auto"), {"finished_only": True, "skip_busy": False})]
+    assert left_out["skip_busy"] is True and paper["finished_only"] is True
+    got["g"] = {"seeds": [0, 1]}  # nothing left out: the table is complete
+    complete = profile_settings("mof", "cpu", skip_busy=True)
+    run_queue(groups, complete)
+    assert complete == profile_settings("mof", "cpu")
 
 
 @pytest.mark.parametrize("profile", ["quick", "cpu"])
