@@ -108,3 +108,27 @@ def test_a_shipped_model_of_a_profile_run_is_that_runs_archived_record():
             f"{card['name']}: shipped model differs from the archived run {record}; package that run again"
         checked += 1
     assert checked, "no shipped model names an archived profile run"
+
+
+def test_henry_comparison_takes_a_model_without_a_run_from_its_shipped_card(tiny_run, tmp_path):
+    """scripts/henry_comparison.py: a finished run gives its model's row; a model with no run there is read from the
+    card of its shipped model, and that row equals the one its run gives (the card keeps the run's record); cards of
+    other datasets, and of a model that has a run, are not read."""
+    import shutil
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import henry_comparison as hc
+    card = json.loads(pretrained.package_run(tiny_run, "henry-tiny-cgcnn", tmp_path / "zoo").read_text())
+    henry_card = {**card, "dataset": hc.DATASET}
+    runs = tmp_path / "henry"
+    runs.mkdir()
+    rows, commands, commits = hc.our_rows(runs, [card, henry_card])
+    assert [r["run"] for r in rows] == ["shipped model henry-tiny-cgcnn"]
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert rows[0]["test MAE"] == metrics["test"]["mae"] and rows[0]["train / val / test"] == "48 / 16 / 16"
+    assert commands == [metrics["provenance"]["command"]] and commits == {metrics["provenance"]["commit"]}
+    shutil.copytree(tiny_run, runs / "cgcnn-seed0")
+    from_run, _, _ = hc.our_rows(runs, [henry_card])
+    assert [r["run"] for r in from_run] == ["cgcnn-seed0"]
+    assert {**from_run[0], "run": ""} == {**rows[0], "run": ""}
