@@ -2,6 +2,8 @@
 printed beside the reference CGCNN's number on the same kind of split (issue 11's measurements with the
 reference code). Runs go to ``runs/fidelity/<case>/seed<k>`` and are reused when finished, so the script
 can be stopped and restarted; ``--only`` picks cases (run two processes on two cores with ``--threads 1``).
+With ``--table``, a case that has no finished runs here keeps its row of the table already written there (the
+provenance lists such cases), so a new or rerun case joins the measured rows instead of replacing them.
 
     python benchmarks/fidelity.py [--seeds 0 1 2 3 4] [--only mp-cgcnn-reference ...] [--threads 1]
         [--list] [--table results/fidelity.md]
@@ -166,6 +168,23 @@ def summarize(runs_dir: Path, seeds: list[int]) -> tuple[list[dict], dict]:
     return rows, {k: sorted(v) for k, v in prov.items()}
 
 
+def committed_rows(table: Path, have: set[str]) -> tuple[list[dict], dict]:
+    """The rows of an earlier ``table`` (its CSV beside it) for the cases not in ``have`` (no finished runs here:
+    e.g. runs lost with a machine) and still defined as they were (its provenance's ``cases`` equal to
+    :data:`CASES` for that case), with that provenance's ``commits`` and ``devices``; nothing when there is no such
+    table. So adding a case or rerunning some keeps the measured rows of the others."""
+    import pandas as pd
+    csv, prov_path = table.with_suffix(".csv"), table.with_suffix(".provenance.json")
+    if not csv.exists() or not prov_path.exists():
+        return [], {}
+    prov = json.loads(prov_path.read_text())
+    defined, now = json.loads(prov.get("cases", "{}")), json.loads(json.dumps(CASES))  # as stamped (JSON)
+    rows = pd.read_csv(csv, dtype={"seeds": str, "best epochs": str}).to_dict("records")
+    kept = [row for row in rows if row["case"] not in have and row["case"] in now
+            and defined.get(row["case"]) == now[row["case"]]]
+    return kept, ({k: prov.get(k, []) for k in ("commits", "devices")} if kept else {})
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -191,6 +210,12 @@ def main() -> int:
             run_case(name, args.seeds, runs_dir, args.data_dir, args.compile)
     import pandas as pd
     rows, prov = summarize(runs_dir, args.seeds)
+    if args.table:  # cases without runs here keep their rows of the committed table
+        kept, earlier = committed_rows(Path(args.table), {row["case"] for row in rows})
+        rows = sorted(rows + kept, key=lambda row: list(CASES).index(row["case"]))
+        prov = {k: sorted(set(prov.get(k, [])) | set(earlier.get(k, []))) for k in ("commits", "devices")}
+        if kept:
+            prov["kept_from_the_committed_table"] = [row["case"] for row in kept]
     df = pd.DataFrame(rows)
     print(df.drop(columns=["what"]).to_markdown(index=False) if len(df) else "no finished runs")
     if args.table and len(df):

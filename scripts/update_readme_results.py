@@ -17,7 +17,8 @@ SECTIONS = [
     ("results/fidelity.md",
      "### Fidelity: our CGCNN rung against the reference CGCNN code, and AE-CGCNN beside it\n\n"
      "`python benchmarks/fidelity.py` (cases listed by `--list`): each case trains on one fixed split with several "
-     "model seeds. MP: 1,000 MEGNet-train crystals, 500 MEGNet-val for model selection, the full MEGNet test set "
+     "model seeds (with `--table`, a case that has no finished runs on this machine keeps its row of the committed "
+     "table). MP: 1,000 MEGNet-train crystals, 500 MEGNet-val for model selection, the full MEGNet test set "
      "(3,120), 50 epochs. CoRE-2019 0.15 bar: 80/10/10 split (seed 0), train 1,000 / val 300 / its whole test part (933), 30 epochs, "
      "batch 64. The reference column is the reference CGCNN code (Xie & Grossman, Adam 1e-3, 64/3 conv/128) "
      "measured with the same data when the fidelity issue was filed, on splits of the same kind and size but other "
