@@ -29,8 +29,9 @@ def test_chosen_sizes_replace_the_profiles_and_its_one_seed_sizes_without_a_vari
 
 
 def test_finished_only_is_stamped_only_when_asked_and_commands_keep_zero():
-    """A finished-only look (or a run with skip_busy) is recorded in the settings its tables stamp (the README then marks them partial); a
-    complete run's settings equal the profile's. The reproduce command drops False but keeps 0 (weight decay 0)."""
+    """A finished-only look (or a run with skip_busy) is recorded in the settings its tables stamp (the README then
+    marks them partial); a complete run's settings equal the profile's. The reproduce command drops False but keeps
+    0 (weight decay 0)."""
     from aecgcnn.studies import notebook_command
     assert profile_settings("mp_curve", "cpu", finished_only=True)["finished_only"] is True
     assert "finished_only" not in profile_settings("mp_curve", "cpu", finished_only=False)
