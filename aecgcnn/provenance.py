@@ -16,12 +16,20 @@ from aecgcnn.runtime import allocator_state
 _REPO = Path(__file__).resolve().parents[1]
 
 
-def _read_commit() -> str:
-    """Short commit of the package checkout now, with ``+dirty`` when there are uncommitted changes."""
+#: what the package writes, not what it runs: figures and tables, archived run records, the README's generated
+#: results. Changes there do not make a checkout ``+dirty`` (a notebook regenerating its outputs after another
+#: notebook rewrote its own would otherwise stamp a dirty commit on a result computed by committed code).
+OUTPUT_PATHS = ("figures", "results", "README.md")
+
+
+def _read_commit(repo: Path = _REPO) -> str:
+    """Short commit of the checkout ``repo`` now, with ``+dirty`` when a tracked file outside
+    :data:`OUTPUT_PATHS` has uncommitted changes (untracked files do not count, as in ``git describe --dirty``)."""
     try:
-        commit = subprocess.run(["git", "-C", str(_REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(_REPO), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                *(f":(exclude){path}" for path in OUTPUT_PATHS)],
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return (commit or "unknown") + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -34,7 +42,8 @@ _COMMIT_AT_START = _read_commit()
 
 
 def git_commit() -> str:
-    """Short commit of the package checkout when this process imported it, ``+dirty`` with uncommitted changes."""
+    """Short commit of the package checkout when this process imported it, ``+dirty`` with uncommitted changes to
+    anything but its outputs (:data:`OUTPUT_PATHS`)."""
     return _COMMIT_AT_START
 
 

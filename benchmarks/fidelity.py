@@ -1,7 +1,7 @@
 """Fidelity benchmark: named model recipes trained on fixed splits over several seeds, test MAE mean ± std
 printed beside the reference CGCNN's number on the same kind of split (issue 11's measurements with the
-reference code). Runs go to ``runs/fidelity/<case>/seed<k>`` and are reused when finished, so the script
-can be stopped and restarted; ``--only`` picks cases (run two processes on two cores with ``--threads 1``).
+reference code). Runs go to ``runs/fidelity/<case>/seed<k>`` and are reused when finished, and an interrupted
+run continues from its last epoch (``--resume``, bit for bit), so the script can be stopped and restarted; ``--only`` picks cases (run two processes on two cores with ``--threads 1``).
 With ``--table``, a case that has no finished runs here keeps its row of the table already written there (the
 provenance lists such cases), so a new or rerun case joins the measured rows instead of replacing them.
 
@@ -137,7 +137,7 @@ def run_case(name: str, seeds: list[int], runs_dir: Path, data_dir=None, compile
     out = []
     for seed in seeds:
         exp = Experiment(**case(name), seed=seed, data_dir=data_dir, compile=compile_, progress=False,
-                         save_split_file=False, out_dir=str(runs_dir / name / f"seed{seed}"))
+                         save_split_file=False, resume=True, out_dir=str(runs_dir / name / f"seed{seed}"))
         m = _finished(exp) or run_experiment(exp)
         print(f"{name} seed {seed}: test MAE {m['test']['mae']:.4f} (best epoch {m['best_epoch']}, "
               f"{m['train_seconds']:.0f} s)", flush=True)
