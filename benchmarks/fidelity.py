@@ -1,7 +1,8 @@
 """Fidelity benchmark: named model recipes trained on fixed splits over several seeds, test MAE mean ± std
 printed beside the reference CGCNN's number on the same kind of split (issue 11's measurements with the
 reference code). Runs go to ``runs/fidelity/<case>/seed<k>`` and are reused when finished, and an interrupted
-run continues from its last epoch (``--resume``, bit for bit), so the script can be stopped and restarted; ``--only`` picks cases (run two processes on two cores with ``--threads 1``).
+run continues from its last epoch (``--resume``, bit for bit), so the script can be stopped and restarted;
+``--only`` picks cases (run two processes on two cores with ``--threads 1``).
 With ``--table``, a case that has no finished runs here keeps its row of the table already written there (the
 provenance lists such cases), so a new or rerun case joins the measured rows instead of replacing them.
 
