@@ -32,12 +32,13 @@ def our_rows(runs: Path, shipped: list[dict]) -> tuple[list[dict], list[str], se
     no run there), the commands that trained them and their commits."""
     rows, commands, commits = [], [], set()
 
-    def add(run: str, e: dict, test: dict, sizes: dict, epochs: int, best: int, prov: dict):
+    def add(run: str, e: dict, test: dict, sizes: dict, epochs: int, best: int, seconds: float, prov: dict):
         rows.append({"model": f"{e['preset']} (ours)", "run": run, "test MAE": test["mae"],
                      "test RMSE": test["rmse"], "test R2": test["r2"], "test SRCC": test["srcc"],
                      "train / val / test": "{train} / {val} / {test}".format(**sizes),
                      "split": f"{e['split']} seed {e['split_seed'] if e['split_seed'] is not None else e['seed']}",
                      "protocol": f"{e['protocol']}, {epochs} epochs (best {best})",
+                     "train hours": round(round(seconds) / 3600, 2),  # whole seconds, as a card keeps them
                      "device": prov["device"], "commit": prov["commit"]})
         commands.append(prov["command"])
         commits.add(prov["commit"])
@@ -45,12 +46,13 @@ def our_rows(runs: Path, shipped: list[dict]) -> tuple[list[dict], list[str], se
     for metrics in sorted(runs.glob("*/metrics.json")):
         m = json.loads(metrics.read_text())
         add(metrics.parent.name, m["experiment"], m["test"], m["sizes"], m["train_settings"]["epochs"],
-            m["best_epoch"], m["provenance"])
+            m["best_epoch"], m["train_seconds"], m["provenance"])
     trained = {row["model"] for row in rows}
     for card in shipped:
         if card["dataset"] == DATASET and f"{card['preset']} (ours)" not in trained:
             add(f"shipped model {card['name']}", card["experiment"], card["test"], card["split"],
-                card["train_settings"]["epochs"], card["best_epoch"], card["trained_with"])
+                card["train_settings"]["epochs"], card["best_epoch"], card["trained_with"]["seconds"],
+                card["trained_with"])
     return rows, commands, commits
 
 
