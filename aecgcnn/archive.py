@@ -34,6 +34,7 @@ from pathlib import Path
 
 from aecgcnn.data.datasets import is_demo
 from aecgcnn.runlock import lock_owner
+from aecgcnn.safeload import load_pt
 from aecgcnn.status import find_runs
 from aecgcnn.train import read_history
 
@@ -80,8 +81,7 @@ def _same_file(a: Path, b: Path) -> bool:
 def _epochs_done(run: Path) -> int:
     """Epochs a run folder holds: its training state's, else its history's (0 when neither)."""
     if (run / STATE_FILE).exists():
-        import torch
-        return int(torch.load(run / STATE_FILE, map_location="cpu", weights_only=False).get("epoch", 0))
+        return int(load_pt(run / STATE_FILE, what="training state").get("epoch", 0))
     return len(read_history(run / "history.csv"))
 
 

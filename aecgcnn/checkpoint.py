@@ -11,6 +11,7 @@ from aecgcnn import InputError, __version__
 from aecgcnn.graph import GraphSettings
 from aecgcnn.models import build_model
 from aecgcnn.models.fused import LEGACY_EDGE_PRECISION
+from aecgcnn.safeload import load_pt
 
 
 def save_checkpoint(path, model, graph_settings: GraphSettings, dataset: str = "", target: str = "",
@@ -42,10 +43,7 @@ def load_checkpoint(path, device="cpu"):
         path = path / "checkpoint.pt"
     if not path.exists():
         raise InputError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
-    except Exception as exc:
-        raise InputError(f"{path}: not a readable aecgcnn checkpoint ({type(exc).__name__}: {exc})") from None
+    ckpt = load_pt(path, map_location=device, what="aecgcnn checkpoint")
     if not isinstance(ckpt, dict) or "kind" not in ckpt or "config" not in ckpt:
         raise InputError(f"{path}: not an aecgcnn checkpoint (no model kind / config)")
     model = build_model(ckpt["kind"], ckpt["config"], legacy=True)

@@ -17,6 +17,8 @@ from pymatgen.core import Structure
 from aecgcnn import InputError
 
 CHARGE_TAGS = ("_atom_site_charge", "_atom_type_partial_charge", "_atom_site_partial_charge")
+CELL_TAGS = ("_cell_length_a", "_cell_length_b", "_cell_length_c", "_cell_angle_alpha", "_cell_angle_beta",
+             "_cell_angle_gamma")
 MATCH_TOLERANCE = 1e-3  # fractional-coordinate tolerance when matching charges to sites
 
 
@@ -94,8 +96,27 @@ _IDENTITY_OPS = {"x,y,z", "'x,y,z'", "+x,+y,+z", "'+x,+y,+z'"}
 def _cell_value(text: str, tag: str) -> float | None:
     import re
 
-    m = re.search(rf"^\s*{tag}\s+([-+0-9.eE]+)", text, flags=re.MULTILINE)
+    m = re.search(rf"^\s*{tag}\s+([-+]?(?:nan|inf(?:inity)?)\b|[-+0-9.eE]+)", text, flags=re.MULTILINE | re.IGNORECASE)
     return float(m.group(1)) if m else None
+
+
+def check_cell(cell, source: str) -> None:
+    """Raise :class:`InputError` naming ``source`` unless the cell parameters (a, b, c in Å; alpha, beta, gamma in
+    degrees; None where the CIF lacks one) are finite, the lengths positive and the angles strictly between 0 and
+    180 degrees with each less than the sum of the other two (else the three vectors cannot span a volume)."""
+    for name, value in zip(CELL_TAGS, cell):
+        if value is None:
+            continue
+        if not np.isfinite(value):
+            raise InputError(f"{source}: {name} {value} is not finite")
+        if name.startswith("_cell_length") and value <= 0:
+            raise InputError(f"{source}: {name} {value} Å: a cell length must be positive")
+        if name.startswith("_cell_angle") and not 0 < value < 180:
+            raise InputError(f"{source}: {name} {value}°: a cell angle must lie strictly between 0 and 180°")
+    angles = [v for v in cell[3:] if v is not None]
+    if len(angles) == 3 and (sum(angles) >= 360 or any(2 * v >= sum(angles) for v in angles)):
+        raise InputError(f"{source}: cell angles {angles}° cannot span a volume (each must be less than the sum of "
+                         "the other two, and all three less than 360°): the lattice vectors are coplanar")
 
 
 def _fast_p1(text: str, source: str) -> ParsedCrystal | None:
@@ -113,10 +134,10 @@ def _fast_p1(text: str, source: str) -> ParsedCrystal | None:
             sg = ln.split(None, 1)[1].strip().lower() if len(ln.split(None, 1)) > 1 else None
     if sg not in _P1_NAMES:
         return None
-    cell = [_cell_value(text, t) for t in ("_cell_length_a", "_cell_length_b", "_cell_length_c",
-                                          "_cell_angle_alpha", "_cell_angle_beta", "_cell_angle_gamma")]
+    cell = [_cell_value(text, t) for t in CELL_TAGS]
     if any(c is None for c in cell):
         return None
+    check_cell(cell, source)
     # locate loops
     i, loops = 0, []
     while i < len(lines):
@@ -144,7 +165,9 @@ def _fast_p1(text: str, source: str) -> ParsedCrystal | None:
     if any(("'" in r or '"' in r) for r in rows):
         return None
     table = [r.split() for r in rows]
-    if not table or any(len(r) != len(tags) for r in table):
+    if not table:
+        raise InputError(f"{source}: the CIF holds no atoms (its atom_site loop is empty)")
+    if any(len(r) != len(tags) for r in table):
         return None
     col = {t: k for k, t in enumerate(tags)}
     if "_atom_site_occupancy" in col:
@@ -190,6 +213,11 @@ def parse_cif(text: str, source: str = "<string>") -> ParsedCrystal:
     fast = _fast_p1(text, source)
     if fast is not None:
         return fast
+    try:
+        cell = [_cell_value(text, t) for t in CELL_TAGS]
+    except ValueError:  # a value the pattern took but float() refuses: pymatgen reports it below
+        cell = []
+    check_cell(cell, source)  # before pymatgen, which can loop for long on a degenerate cell
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aecgcnn import InputError, __version__
 from aecgcnn.graph import GraphSettings
+from aecgcnn.outputs import writable_output
 
 
 def _add_common(p):
@@ -181,11 +182,17 @@ def cmd_predict(args):
     from aecgcnn.train import resolve_device
     device = resolve_device(args.device)
     source, paths = _model_and_paths(args)
+    out = writable_output(args.out)
+    if args.attention:
+        writable_output(args.attention, "--attention")
     model, meta = load_checkpoint(source, device)
     pred = predict_files(model, meta, paths, with_attention=bool(args.attention), device=device,
                          cache_dir=args.cache_dir, precision=args.edge_precision)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    skipped = out.with_name(out.stem + "_skipped.csv")
+    if not pred.ids:
+        report_failures(pred.failures, skipped)
+        raise InputError(f"no structure predicted: all {len(pred.failures)} input(s) were skipped"
+                         + (f" (listed in {skipped})" if pred.failures else ""))
     units = meta.get("units", "")
     with open(out, "w", newline="") as fh:
         w = csv.writer(fh)
@@ -204,7 +211,7 @@ def cmd_predict(args):
             w.writerows(pred.atoms)
         print(f"per-atom attention (pooling weight 'importance', neighbour attention received 'recv_*') -> "
               f"{args.attention}")
-    report_failures(pred.failures, out.with_name(out.stem + "_skipped.csv"))
+    report_failures(pred.failures, skipped)
 
 
 def cmd_screen(args):
@@ -214,9 +221,11 @@ def cmd_screen(args):
     from aecgcnn.screen import screen, top_structures
     from aecgcnn.train import resolve_device
     device = resolve_device(args.device)
+    writable_output(args.out)
     model, meta = load_checkpoint(args.checkpoint, device)
     r = screen(model, meta, args.sources, args.out, batch_size=args.batch_size, workers=args.workers,
-               descending=not args.ascending, device=device, precision=args.edge_precision)
+               descending=not args.ascending, device=device, precision=args.edge_precision,
+               **({"max_bytes": int(args.max_cif_mb * 2**20)} if args.max_cif_mb else {}))
     print(f"screened {r.n_predicted} structures ({r.n_skipped} skipped"
           + (f", listed in {r.skipped}" if r.skipped else "") + (f"; {r.n_done_before} done before, resumed"
                                                                if r.n_done_before else "") + f") -> {r.ranked}")
@@ -272,14 +281,18 @@ def cmd_explain(args):
     from aecgcnn.explain import explain_graphs, write_explanation
     from aecgcnn.predict import graphs_for_files, report_failures
     source, paths = _model_and_paths(args)
+    out = Path(args.out)
+    writable_output(out / "atoms.csv")
     model, meta = load_checkpoint(source, "cpu")
     if hasattr(model, "predict_with_std"):
         raise InputError(f"{source}: explain needs one model, not an ensemble: pass a member "
                          f"({Path(source) / meta['members'][0]})")
     entries, graph_list, failures = graphs_for_files(paths, meta["graph_settings"], args.cache_dir)
     ids = [e.id for e in entries]
+    if not ids:
+        report_failures(failures, out / "skipped.csv")
+        raise InputError(f"no structure explained: all {len(failures)} input(s) were skipped")
     atoms, extra = explain_graphs(model, graph_list, ids)
-    out = Path(args.out)
     stats = write_explanation(atoms, extra, dict(zip(ids, graph_list)), out, args.top_k, args.max_figures,
                               meta.get("units", ""))
     print(f"explained {len(ids)} structures -> {out} (atoms.csv, head_weights.csv, structures/, figures/, "
@@ -471,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, default=None, help="default: the protocol's (paper 5e-4, reference-cgcnn 0); GeoCGNN: 0, as its published code")
     t.add_argument("--device", default=run["device"])
     t.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
-    _add_edge_precision(t, "bf16, float32 accumulation; fp32 for runs recorded before this option")
+    _add_edge_precision(t, "the dataset task's: bf16 for formation energies, fp32 for MOF uptakes and your own data")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the rest of the model too (the conv kernels are compiled anyway; measured: no gain)")
     t.add_argument("--out", default="runs/latest")
@@ -504,6 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--ascending", action="store_true", help="rank the lowest prediction first")
     q.add_argument("--workers", type=int, default=None, help="graph-building processes (default: CPU count)")
     q.add_argument("--batch-size", type=int, default=32)
+    q.add_argument("--max-cif-mb", type=float, default=None, metavar="MB",
+                   help="skip a CIF (file or archive member) larger than this, with that reason (default: 64 MiB)")
     q.add_argument("--top-attention", type=int, default=0, metavar="K",
                    help="also write the per-atom attention table of the K best-ranked structures")
     q.add_argument("--device", default="auto")

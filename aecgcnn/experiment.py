@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import os
+import sys
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
 from aecgcnn.metrics import aggregate, regression_metrics
 from aecgcnn.models import model_from_preset
-from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION, EDGE_PRECISIONS, LEGACY_EDGE_PRECISION
+from aecgcnn.models.fused import EDGE_PRECISIONS, LEGACY_EDGE_PRECISION, default_edge_precision
 from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol, train_recipe
 from aecgcnn.provenance import stamp, write_record
 from aecgcnn.runlock import RunBusy, lock_owner, run_dir_lock, wait_for_run_dir
@@ -39,8 +40,10 @@ class Experiment:
     ``epochs`` / ``batch_size`` / ``lr`` / ``weight_decay``: None = the model's recipe under the protocol
     (:func:`aecgcnn.protocols.train_recipe`: the protocol's, GeoCGNN with its own weight decay 0); ``split``:
     ``80-10-10`` | ``70-30`` | ``file`` | a split JSON; ``train_size`` / ``val_size`` / ``test_size``: nested seeded subsets
-    (None = all); ``edge_precision``: of the per-edge GEMMs of the attention layers on CPU, ``bf16`` (default) |
-    ``fp32`` (:func:`aecgcnn.models.fused.edge_precision`; float32 accumulation either way)."""
+    (None = all); ``edge_precision``: of the per-edge GEMMs of the attention layers on CPU, ``bf16`` | ``fp32``
+    (:func:`aecgcnn.models.fused.edge_precision`; float32 accumulation either way); None = the default of the
+    dataset's task (:func:`aecgcnn.models.fused.default_edge_precision`: bf16 for formation energies, fp32 for MOF
+    uptakes and for a user's own data), resolved when the Experiment is made."""
 
     dataset: str
     preset: str = "ae-cgcnn"
@@ -58,7 +61,7 @@ class Experiment:
     protocol: str = DEFAULT_PROTOCOL
     device: str = "auto"
     amp: bool = False
-    edge_precision: str = DEFAULT_EDGE_PRECISION
+    edge_precision: str | None = None
     compile: bool = False
     data_dir: str | None = None
     cache_dir: str | None = None
@@ -70,6 +73,9 @@ class Experiment:
     max_neighbors: int = GraphSettings.max_neighbors  # neighbour slots per atom
 
     def __post_init__(self):
+        if self.edge_precision is None:
+            spec = DATASETS.get(self.dataset)
+            self.edge_precision = default_edge_precision(spec.task if spec else None)
         if self.edge_precision not in EDGE_PRECISIONS:
             raise InputError(f"edge_precision must be one of {sorted(EDGE_PRECISIONS)}, not {self.edge_precision!r}")
 
@@ -176,9 +182,12 @@ def nested_subsets(split: dict, split_seed: int, train_size: int | None = None, 
     """The parts of a split ({"train", "val", "test": ids}) cut to the requested sizes, each drawn by its own seed
     derived from the split seed (train: seed, val: seed + 1, test: seed + 2): what a run with these sizes trains,
     selects and tests on (:func:`prepare_split`), so a baseline can fit on exactly a run's crystals."""
-    return {"train": nested_subset(split["train"], train_size, split_seed),
-            "val": nested_subset(split["val"], val_size, split_seed + 1),
-            "test": nested_subset(split["test"], test_size, split_seed + 2)}
+    sizes = {"train": train_size, "val": val_size, "test": test_size}
+    for part, n in sizes.items():
+        if n is not None and n > len(split[part]):
+            print(f"[aecgcnn] --{part}-size {n} asks for more than the {len(split[part])} crystals of the split's "
+                  f"{part} part: using all {len(split[part])}", file=sys.stderr)
+    return {part: nested_subset(split[part], n, split_seed + k) for k, (part, n) in enumerate(sizes.items())}
 
 
 def split_labelled(entries) -> tuple[list, list]:
@@ -453,8 +462,8 @@ def _reuse_decision(exp: Experiment) -> tuple[str, dict | None]:
     _refuse_to_overwrite(exp, out)
     state = out / "train_state.pt"
     if state.exists():
-        import torch
-        if torch.load(state, map_location="cpu", weights_only=False).get("identity") == run_identity(exp):
+        from aecgcnn.safeload import load_pt
+        if load_pt(state, what="training state").get("identity") == run_identity(exp):
             print(f"[aecgcnn] resuming the interrupted run in {out}")
             return "resume", None
         print(f"[aecgcnn] {state} is the state of another experiment: training afresh")

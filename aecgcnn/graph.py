@@ -118,6 +118,67 @@ def reduced_primitive_lattice(structure, symprec: float = 1e-3) -> np.ndarray:
     return Lattice(prim).get_niggli_reduced_lattice().matrix
 
 
+#: atoms closer than this (Å) are one site written twice (the shortest bond, H2, is 0.74 Å; CoRE-2019 holds
+#: separations down to 0.10 Å from resolved disorder, kept as the dataset has them)
+MIN_DISTANCE = 0.05
+#: a cell with less volume per atom (Å³) is degenerate (the densest solids have about 5 Å³ per atom)
+MIN_VOLUME_PER_ATOM = 0.5
+#: fractional coordinates beyond this magnitude are corrupt (they lose all precision when wrapped into the cell)
+MAX_FRACTIONAL = 1e4
+#: the neighbour search of a cell needing more periodic images than this within the cutoff is refused: a cell that
+#: thin is degenerate, and its search would run for hours
+MAX_IMAGES = 100_000
+
+
+def check_structure(structure, cutoff: float, source: str = "<structure>") -> None:
+    """Raise :class:`InputError` naming ``source`` when ``structure`` cannot give a meaningful graph: no atoms,
+    elements outside Z = 1..100 (the atom-feature table), a lattice or coordinates that are not finite, fractional
+    coordinates beyond :data:`MAX_FRACTIONAL`, a cell volume below :data:`MIN_VOLUME_PER_ATOM` per atom (coplanar
+    lattice vectors), or a cell so thin that the neighbour search within ``cutoff`` (Å) would need more than
+    :data:`MAX_IMAGES` periodic images. Runs before the neighbour search, so no such input can stall it."""
+    from pymatgen.core import Element
+    n = len(structure)
+    if n == 0:
+        raise InputError(f"{source}: the structure holds no atoms")
+    for site in structure:
+        for sp in site.species:
+            z = getattr(sp, "Z", None) if isinstance(getattr(sp, "element", sp), Element) else None
+            if z is None or not 1 <= z <= 100:
+                raise InputError(f"{source}: unknown or unsupported element {sp!s} (site {site.label or ''}); "
+                                 "elements H to Fm (Z = 1-100) are supported")
+    lattice = np.asarray(structure.lattice.matrix, dtype=np.float64)
+    if not np.isfinite(lattice).all():
+        raise InputError(f"{source}: the lattice is not finite (NaN or infinite cell parameters)")
+    frac = np.asarray(structure.frac_coords, dtype=np.float64)
+    if not np.isfinite(frac).all():
+        bad = int(np.flatnonzero(~np.isfinite(frac).all(axis=1))[0])
+        raise InputError(f"{source}: coordinates of atom {bad} ({structure[bad].species_string}) are not finite")
+    if np.abs(frac).max() > MAX_FRACTIONAL:
+        bad = int(np.argmax(np.abs(frac).max(axis=1)))
+        raise InputError(f"{source}: fractional coordinates of atom {bad} ({structure[bad].species_string}) are out of "
+                         f"range ({np.abs(frac[bad]).max():.3g}, more than {MAX_FRACTIONAL:g} cells away)")
+    volume = abs(float(np.linalg.det(lattice)))
+    if volume < MIN_VOLUME_PER_ATOM * n:
+        raise InputError(f"{source}: cell volume {volume:.3g} Å³ for {n} atom(s): the lattice vectors are (nearly) "
+                         f"coplanar (less than {MIN_VOLUME_PER_ATOM} Å³ per atom)")
+    cross = np.linalg.norm(np.cross(lattice[[1, 2, 0]], lattice[[2, 0, 1]]), axis=1)
+    spacing = volume / cross  # distance between lattice planes along each axis, Å
+    images = float(np.prod(2 * np.ceil(cutoff / spacing) + 1))
+    if images > MAX_IMAGES:
+        raise InputError(f"{source}: the cell is too thin (lattice-plane spacings {', '.join(f'{d:.3g}' for d in spacing)} "
+                         f"Å): a {cutoff} Å neighbour search would need {images:.3g} periodic images")
+
+
+def check_distances(structure, center, neighbor, dist, source: str = "<structure>") -> None:
+    """Raise :class:`InputError` when two atoms (or an atom and a periodic image) lie closer than
+    :data:`MIN_DISTANCE` (Å): ``center``, ``neighbor``, ``dist`` are the pairs of the neighbour search."""
+    if len(dist) and dist.min() < MIN_DISTANCE:
+        k = int(np.argmin(dist))
+        i, j = int(center[k]), int(neighbor[k])
+        raise InputError(f"{source}: atoms {i} ({structure[i].species_string}) and {j} ({structure[j].species_string}) "
+                         f"are {dist[k]:.3g} Å apart, closer than {MIN_DISTANCE} Å: a site written twice?")
+
+
 def build_graph(structure, cutoff: float = 8.0, max_neighbors: int = 12, charges=None,
                 source: str = "<structure>") -> CrystalGraph:
     """Build the 12-NN periodic graph of a pymatgen ``Structure``.
@@ -130,14 +191,13 @@ def build_graph(structure, cutoff: float = 8.0, max_neighbors: int = 12, charges
         source: name used in error messages.
 
     Returns:
-        :class:`CrystalGraph`. Raises :class:`InputError` if an atom has no neighbour at all within
-        the cutoff (an isolated atom) or the structure is empty.
+        :class:`CrystalGraph`. Raises :class:`InputError` for a structure :func:`check_structure` refuses, two
+        atoms closer than :data:`MIN_DISTANCE`, or an atom with no neighbour within the cutoff (isolated).
     """
     from pymatgen.optimization.neighbors import find_points_in_spheres
 
+    check_structure(structure, cutoff, source)
     n = len(structure)
-    if n == 0:
-        raise InputError(f"{source}: structure has no atoms")
     lattice = np.ascontiguousarray(structure.lattice.matrix, dtype=np.float64)
     cart = np.ascontiguousarray(structure.cart_coords, dtype=np.float64)
     center, neighbor, images, dist = find_points_in_spheres(
@@ -146,6 +206,7 @@ def build_graph(structure, cutoff: float = 8.0, max_neighbors: int = 12, charges
     is_self = (center == neighbor) & ~images.any(axis=1)
     keep = ~is_self
     center, neighbor, images, dist = center[keep], neighbor[keep], images[keep], dist[keep]
+    check_distances(structure, center, neighbor, dist, source)
 
     counts = np.bincount(center, minlength=n)
     isolated = np.flatnonzero(counts == 0)

@@ -16,10 +16,17 @@ from aecgcnn.data.datasets import Entry
 
 
 def collect_cifs(paths) -> list[Path]:
-    """CIF files from a list of files and folders (folders: ``*.cif``, sorted)."""
+    """CIF files from a list of files and folders (folders: every ``*.cif`` below them, sorted, as ``screen``
+    reads them). Raises :class:`InputError` when a folder holds no CIF at any depth."""
     out = []
     for p in map(Path, paths):
-        out.extend(sorted(p.glob("*.cif")) if p.is_dir() else [p])
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() == ".cif" and f.is_file())
+            if not found:
+                raise InputError(f"{p}: no *.cif file in this folder or below it")
+            out.extend(found)
+        else:
+            out.append(p)
     return out
 
 

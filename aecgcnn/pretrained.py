@@ -101,6 +101,9 @@ def _precision(card: dict) -> str:
     """The card's ``edge_precision``, marked where it is not today's default (a ``train`` command then needs
     ``--edge-precision``; the notebook profiles pin theirs)."""
     from aecgcnn.checkpoint import trained_edge_precision
-    from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION
+    from aecgcnn.data.datasets import DATASETS
+    from aecgcnn.models.fused import default_edge_precision
     p = trained_edge_precision({"extra": {"experiment": card.get("experiment") or {}}})
-    return p if p == DEFAULT_EDGE_PRECISION else f"{p}, not today's default {DEFAULT_EDGE_PRECISION}"
+    spec = DATASETS.get(card.get("dataset", ""))
+    default = default_edge_precision(spec.task if spec else None)
+    return p if p == default else f"{p}, not today's default {default} for this dataset"

@@ -8,8 +8,8 @@ command skips the structures already done and finishes the ranking. Bad files ar
 from __future__ import annotations
 
 import csv
+import io
 import itertools
-import multiprocessing as mp
 import os
 import tarfile
 import zipfile
@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 
 from aecgcnn import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
-from aecgcnn.data.cache import safe_graph, write_problems
+from aecgcnn.data.cache import safe_graph, timeout_message, write_problems
+from aecgcnn.data.workers import GRAPH_TIME_LIMIT, map_limited
 from aecgcnn.ensemble import predict_values
 from aecgcnn.checkpoint import trained_edge_precision
 from aecgcnn.models.fused import compile_for_job, edge_precision
@@ -31,42 +32,73 @@ ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".zip")
 ROW_FIELDS = ["origin", "id", "prediction", "std", "atoms", "problem"]
 
 
-def iter_cifs(sources) -> Iterator[tuple[str, str, str | None]]:
-    """(origin, id, CIF text or None when unreadable) for every ``*.cif`` in the sources: CIF files, folders
-    (recursively, sorted), .tar/.tar.gz/.tar.xz/.tar.bz2 and .zip archives (streamed: members are read one at a
-    time). ``origin`` is unique (the path, or ``archive:member``); ``id`` is the file stem."""
+#: the largest CIF (bytes) a screen reads into memory; a larger file or archive member is skipped with that reason
+#: (the largest CoRE-2019 CIF is about 1 MB)
+MAX_CIF_BYTES = 64 * 2**20
+
+
+def iter_cifs(sources, max_bytes: int = MAX_CIF_BYTES) -> Iterator[tuple[str, str, str | None, str | None]]:
+    """(origin, id, CIF text, None), or (origin, id, None, the reason) for a file that cannot be read or is larger
+    than ``max_bytes``, for every ``*.cif`` in the sources: CIF files, folders (recursively, sorted),
+    .tar/.tar.gz/.tar.xz/.tar.bz2 and .zip archives (streamed: members are read one at a time, never more than
+    ``max_bytes`` of one). ``origin`` is unique (the path, or ``archive:member``); ``id`` is the file stem."""
+    too_big = lambda origin, size: (f"{origin}: {size / 2**20:.1f} MiB, larger than the {max_bytes / 2**20:.0f} MiB "  # noqa: E731
+                                    "a CIF may have here (max_bytes)")
     for src in map(Path, sources):
         if src.is_dir():
             for f in sorted(src.rglob("*.cif")):
-                yield str(f), f.stem, _read(f)
+                yield (str(f), f.stem, *_read(f, max_bytes, too_big))
         elif src.is_file() and src.name.lower().endswith(".zip"):
             with zipfile.ZipFile(src) as zf:
-                for name in sorted(n for n in zf.namelist() if n.lower().endswith(".cif")):
-                    yield f"{src}:{name}", Path(name).stem, zf.read(name).decode(errors="replace")
+                for info in sorted((i for i in zf.infolist() if i.filename.lower().endswith(".cif")),
+                                   key=lambda i: i.filename):
+                    origin, cid = f"{src}:{info.filename}", Path(info.filename).stem
+                    if info.file_size > max_bytes:
+                        yield origin, cid, None, too_big(origin, info.file_size)
+                        continue
+                    with zf.open(info) as fh:  # the header's size is the member's word: read no more than allowed
+                        data = fh.read(max_bytes + 1)
+                    yield (origin, cid, None, too_big(origin, len(data))) if len(data) > max_bytes else \
+                        (origin, cid, data.decode(errors="replace"), None)
         elif src.is_file() and src.name.lower().endswith(ARCHIVES):
             with tarfile.open(src, "r|*") as tf:
                 for m in tf:
                     if m.isfile() and m.name.lower().endswith(".cif"):
-                        yield f"{src}:{m.name}", Path(m.name).stem, tf.extractfile(m).read().decode(errors="replace")
+                        origin, cid = f"{src}:{m.name}", Path(m.name).stem
+                        if m.size > max_bytes:
+                            yield origin, cid, None, too_big(origin, m.size)
+                        else:
+                            yield origin, cid, tf.extractfile(m).read().decode(errors="replace"), None
         elif src.is_file():
-            yield str(src), src.stem, _read(src)
+            yield (str(src), src.stem, *_read(src, max_bytes, too_big))
         else:
             raise InputError(f"{src}: no such file or folder (expected CIF files, folders or {', '.join(ARCHIVES)})")
 
 
-def _read(path: Path) -> str | None:
+def _read(path: Path, max_bytes: int, too_big) -> tuple[str | None, str | None]:
     try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return None
+        size = path.stat().st_size
+        if size > max_bytes:
+            return None, too_big(str(path), size)
+        return path.read_text(errors="replace"), None
+    except OSError as exc:
+        return None, f"{path}: cannot read file ({exc.strerror})"
 
 
 def _build(job):
-    origin, cid, text, settings = job
+    origin, cid, text, problem, settings = job
     if text is None:
-        return origin, cid, None, f"{origin}: cannot read file"
+        return origin, cid, None, problem or f"{origin}: cannot read file"
     graph, err = safe_graph(text, origin, settings)
     return origin, cid, graph, err
+
+
+def _timed_out(job, seconds):
+    return job[0], job[1], None, timeout_message(job[0], seconds)
+
+
+def _crashed(job, message):
+    return job[0], job[1], None, f"{job[0]}: unexpected error while building the graph ({message})"
 
 
 @dataclass
@@ -82,20 +114,46 @@ class ScreenResult:
 
 
 def done_origins(rows_path: Path) -> set[str]:
-    """Origins already written to a rows file (predicted or skipped)."""
-    if not rows_path.exists():
-        return set()
-    with open(rows_path, newline="") as fh:
-        return {r["origin"] for r in csv.DictReader(fh)}
+    """Origins already written to a rows file (predicted or skipped); the file is repaired first
+    (:func:`open_journal`)."""
+    return {r["origin"] for r in open_journal(rows_path)}
+
+
+def open_journal(rows_path: Path) -> list[dict]:
+    """The complete rows of a screen's rows file (the journal it resumes from), after making the file valid: a
+    missing or empty file gets the header; a file without a header (written by an older version), a last line cut
+    by a kill, or a line with the wrong number of fields is repaired by rewriting the good rows under the header
+    (atomically: written beside and renamed). So a screen killed at any instant resumes."""
+    rows_path = Path(rows_path)
+    text = rows_path.read_text(errors="replace") if rows_path.exists() else ""
+    complete = text[:text.rfind("\n") + 1]  # a last line without its newline was cut mid-write
+    records = list(csv.reader(io.StringIO(complete)))
+    has_header = bool(records) and records[0] == ROW_FIELDS
+    body = records[1:] if has_header else records
+    rows = [dict(zip(ROW_FIELDS, r)) for r in body if len(r) == len(ROW_FIELDS)]
+    if not has_header or complete != text or len(rows) != len(body):
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=ROW_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+        tmp = rows_path.with_name(rows_path.name + f".{os.getpid()}.tmp")
+        with open(tmp, "w", newline="") as fh:
+            fh.write(buf.getvalue())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, rows_path)
+    return rows
 
 
 def screen(model, meta: dict, sources, out, batch_size: int = 32, workers: int | None = None, window: int = 512,
-           descending: bool = True, device="cpu", progress: bool = True, precision: str | None = None) -> ScreenResult:
+           descending: bool = True, device="cpu", progress: bool = True, precision: str | None = None,
+           time_limit: float | None = GRAPH_TIME_LIMIT, max_bytes: int = MAX_CIF_BYTES) -> ScreenResult:
     """Predict every CIF of ``sources`` with a loaded model or ensemble (see :func:`aecgcnn.checkpoint.load_checkpoint`)
     and write ``out`` (CSV ranked by prediction, with ensemble σ) plus ``<out>.rows.csv`` (written as it goes;
     the resume point) and ``<out stem>_skipped.csv``. ``workers``: graph-building processes (default: the CPU
     count); ``window``: structures in flight at once (bounds memory); ``precision``: of the per-edge GEMMs
-    (``fp32`` | ``bf16``; None: as the model was trained)."""
+    (``fp32`` | ``bf16``; None: as the model was trained); ``time_limit``: seconds one structure's graph may take
+    before it is skipped with that reason; ``max_bytes``: the largest CIF read (:data:`MAX_CIF_BYTES`)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows_path = out.with_name(out.name + ".rows.csv")
@@ -103,25 +161,21 @@ def screen(model, meta: dict, sources, out, batch_size: int = 32, workers: int |
     settings = meta["graph_settings"]
     model.eval().to(device)
     workers = workers or os.cpu_count() or 1
-    fresh = not rows_path.exists()
     n_pred = n_skip = 0
-    todo = ((o, i, t, settings) for o, i, t in iter_cifs(sources) if o not in done)
+    todo = ((o, i, t, why, settings) for o, i, t, why in iter_cifs(sources, max_bytes) if o not in done)
     bar = tqdm(desc="screening", unit="CIF", disable=not progress)
-    ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
     # a streamed collection of unknown size: the chunk kernels compile from the first call (fused.compile_for_job)
-    with (open(rows_path, "a", newline="") as fh, ctx.Pool(workers) as pool, compile_for_job(None),
+    with (open(rows_path, "a", newline="") as fh, compile_for_job(None),
           edge_precision(precision or trained_edge_precision(meta))):
         w = csv.DictWriter(fh, fieldnames=ROW_FIELDS)
-        if fresh:
-            w.writeheader()
         while True:
             jobs = list(itertools.islice(todo, window))
             if not jobs:
                 break
             pending = []
-            for origin, cid, graph, err in pool.imap_unordered(_build, jobs, chunksize=4):
+            for origin, cid, graph, err in map_limited(_build, jobs, workers, time_limit, _timed_out, _crashed):
                 if err:
-                    w.writerow({"origin": origin, "id": cid, "problem": err})
+                    w.writerow({"origin": origin, "id": cid, "problem": " ".join(err.split())})  # one line
                     n_skip += 1
                     bar.update()
                     continue
@@ -171,7 +225,7 @@ def top_structures(ranked: Path, sources, k: int, settings) -> tuple[list[str], 
     with open(ranked, newline="") as fh:
         wanted = [r["origin"] for r, _ in zip(csv.DictReader(fh), range(k))]
     found = {}
-    for origin, cid, text in iter_cifs(sources):
+    for origin, cid, text, _ in iter_cifs(sources):
         if origin in wanted and text is not None:
             graph, _ = safe_graph(text, origin, settings)
             if graph is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aecgcnn.data.datasets import is_demo, resolve_data_dir
 from aecgcnn.data.splits import VAL_FRACTION_OF_TRAIN
-from aecgcnn.models.fused import DEFAULT_EDGE_PRECISION, LEGACY_EDGE_PRECISION
+from aecgcnn.models.fused import LEGACY_EDGE_PRECISION
 from aecgcnn.protocols import DEFAULT_PROTOCOL
 
 # Experiment scale per experiment family and profile. quick: CI (a couple of minutes on 2 CPU cores);
@@ -22,11 +22,11 @@ PROFILES = {
         # one epoch: CI checks that every notebook runs end to end (the test suite stays within its 5 minutes)
         "quick": {"train_size": 64, "val_size": 32, "test_size": 64, "epochs": 1, "seeds": [0], "compile": False,
                   "batch_size": 16},
-        # 2,000 of the 7,464 training MOFs (val 500, the whole test split), 30 epochs, 3 seeds, the two ends of the
-        # ladder (the full split x 30 epochs x 3 seeds would take days of this machine; cost per run in the README)
+        # 2,000 of the 7,464 training MOFs (val 500, the whole test split), 30 epochs, 3 seeds, all six rungs
+        # (the full split x 30 epochs x 3 seeds would take days of this machine; cost per run in the README)
         # fp32: these runs were started before bf16 became the default, and one table must not mix precisions
         "cpu": {"train_size": 2000, "val_size": 500, "test_size": None, "epochs": 30, "seeds": [0, 1, 2],
-                "compile": False, "presets": ["cgcnn", "ae-cgcnn"], "edge_precision": LEGACY_EDGE_PRECISION},
+                "compile": False, "edge_precision": LEGACY_EDGE_PRECISION},
         "paper": {"train_size": None, "val_size": None, "test_size": None, "epochs": 50, "seeds": [0, 1, 2, 3, 4],
                   "compile": True, "processes": "auto"},
     },
@@ -42,9 +42,9 @@ PROFILES = {
 
 
 # shared by every profile unless it says otherwise; processes: data-parallel ranks per run (torchrun), "auto" = one
-# per GPU; edge_precision: of the per-edge GEMMs on CPU (the run configuration's default unless a profile pins it)
-DEFAULTS = {"batch_size": 64, "processes": 1, "presets": None, "one_seed_sizes": [],
-            "edge_precision": DEFAULT_EDGE_PRECISION}
+# per GPU; edge_precision: of the per-edge GEMMs on CPU (None: the dataset task's default,
+# aecgcnn.models.fused.default_edge_precision, unless a profile pins it)
+DEFAULTS = {"batch_size": 64, "processes": 1, "presets": None, "one_seed_sizes": [], "edge_precision": None}
 
 
 def profile_settings(family: str, profile: str, **overrides) -> dict:

@@ -16,6 +16,7 @@ from aecgcnn import InputError, distributed
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.metrics import regression_metrics
 from aecgcnn.models import fused
+from aecgcnn.safeload import load_pt
 
 
 @dataclass
@@ -233,7 +234,7 @@ def _save_state(path, identity, epoch, model, opt, result, best_state, seconds) 
 def _load_state(path, identity, model, opt, result):
     """Restore a state written by :func:`_save_state` → (best weights, first epoch to run, seconds spent).
     A format-1 state (older versions) resumes too, in the current data order."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = load_pt(path, what="training state")
     if state.get("identity") != identity:
         saved, now = state.get("identity") or {}, identity or {}
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))

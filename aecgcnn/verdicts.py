@@ -2,7 +2,9 @@
 ``undecided`` with the evidence (mean ± std over seeds) and a one-line reason. The notebooks that own the numbers
 call these and write the verdicts beside their tables (:func:`write_verdicts`); the README collects them.
 
-The rule for "A has a lower error than B" (:func:`lower_error`): with at least two seeds on each side, supported
+The rule for "A and B perform alike" (:func:`similar_error`): an equivalence margin fixed in advance (5 % of the
+mean error), supported only when the whole 95 % interval of the difference lies inside it; noise can only make it
+undecided. The rule for "A has a lower error than B" (:func:`lower_error`): with at least two seeds on each side, supported
 when the gap of the means exceeds the sum of the two seed standard deviations (sample std), not supported when the
 opposite gap does, undecided in between or with one seed. Deliberately conservative: with 3 seeds it rejects a
 difference that seed noise alone could produce, and it says so rather than guess.
@@ -97,14 +99,48 @@ def split_verdict(mae_80: list[float], mae_70: list[float]) -> Verdict:
                    status, f"80-10-10 {_fmt(mae_80)}; 70-30 {_fmt(mae_70)} (test MAE)", reason)
 
 
-def similar_error(a, b) -> tuple[str, str]:
-    """(status, reason) of "A and B perform alike" from per-seed errors: ``supported`` when the gap of the means lies
-    within the seed spread (the seeds cannot tell them apart: the same bar :func:`lower_error` uses, read the other
-    way), ``not supported`` when one is lower by more than the spread, ``undecided`` with one seed on a side."""
-    status, reason = lower_error(a, b)
-    if status != "undecided":
-        return "not supported", reason
-    return ("supported" if len(a) > 1 and len(b) > 1 else "undecided"), reason
+#: the equivalence margin of an "A and B perform alike" claim, fixed before looking at any result: a difference of
+#: the mean errors within 5 % of the two models' mean error counts as alike (one part in twenty, finer than the
+#: paper's own two-digit rounding of Table II's uptakes)
+EQUIVALENCE_MARGIN = 0.05
+
+
+def difference_interval(a, b, paired: bool = False, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean difference, low, high): the ``level`` Student-t interval of mean(a) − mean(b) from per-seed values.
+    ``paired``: ``a[k]`` and ``b[k]`` share seed k's data (the interval of the per-seed differences, n − 1 degrees
+    of freedom); else Welch's interval of two independent samples. Needs two values on each side."""
+    from scipy import stats
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if paired:
+        d = a - b
+        mean, se, dof = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))), len(d) - 1
+    else:
+        va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+        mean, se = float(a.mean() - b.mean()), float(np.sqrt(va + vb))
+        dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if va + vb > 0 else 1.0
+    half = float(stats.t.ppf(0.5 + level / 2, dof)) * se
+    return mean, mean - half, mean + half
+
+
+def similar_error(a, b, paired: bool = False, margin: float = EQUIVALENCE_MARGIN) -> tuple[str, str]:
+    """(status, reason) of "A and B perform alike" from per-seed errors ``a``, ``b``: an equivalence test with the
+    margin ``margin`` × (mean(a) + mean(b)) / 2 fixed in advance (:data:`EQUIVALENCE_MARGIN`). ``supported`` when the
+    whole 95 % interval of the difference (:func:`difference_interval`; ``paired`` when seed k of both used the same
+    data) lies inside ± the margin; ``not supported`` when the whole interval lies outside it (the difference is
+    larger than the margin); else ``undecided``, and with fewer than two seeds on a side. Noisy seeds widen the
+    interval and so make *supported* harder, never easier."""
+    if len(a) < 2 or len(b) < 2 or (paired and len(a) != len(b)):
+        return "undecided", "fewer than two (paired) seeds on a side: no interval of the difference"
+    bound = margin * (float(np.mean(a)) + float(np.mean(b))) / 2
+    mean, lo, hi = difference_interval(a, b, paired)
+    kind = "paired " if paired else ""
+    interval = f"difference {mean:+.3g}, 95 % {kind}interval [{lo:+.3g}, {hi:+.3g}]; margin ±{bound:.3g} " \
+               f"({margin:.0%} of the mean error)"
+    if -bound < lo and hi < bound:
+        return "supported", f"alike: {interval} lies inside the margin"
+    if lo > bound or hi < -bound:
+        return "not supported", f"not alike: {interval} lies beyond the margin"
+    return "undecided", f"{interval}: the interval is wider than the margin allows a verdict on"
 
 
 def _subject(name: str, reason: str) -> str:
@@ -115,14 +151,14 @@ def _subject(name: str, reason: str) -> str:
 def descriptor_verdict(ae_mae: list[float], descriptor_mae: list[float], dataset: str) -> Verdict:
     """Table II, AE-CGCNN against the descriptor model of Moosavi et al. at 70-30, both fitted on the same MOFs.
     Where the paper says "similar performance" (:data:`aecgcnn.paper.TABLE2_SIMILAR`) the claim is that they perform
-    alike (:func:`similar_error`); elsewhere its table's order, the descriptor model lower (:func:`lower_error`).
-    Per-seed test MAE of each."""
+    alike (:func:`similar_error`, paired: seed k of both fits the same split); elsewhere its table's order, the
+    descriptor model lower (:func:`lower_error`). Per-seed test MAE of each, in the same seed order."""
     from aecgcnn.paper import TABLE2, TABLE2_SIMILAR
     moosavi, ae = TABLE2[dataset]["moosavi-70-30"][0], TABLE2[dataset]["ae-cgcnn-70-30"][0]
     evidence = (f"AE-CGCNN {_fmt(ae_mae)}; descriptors {_fmt(descriptor_mae)} (test MAE; the descriptors fitted on "
                 "the MOFs AE-CGCNN trains and selects on)")
     if dataset in TABLE2_SIMILAR:
-        status, reason = similar_error(ae_mae, descriptor_mae)
+        status, reason = similar_error(ae_mae, descriptor_mae, paired=True)
         return Verdict(f"Table II: AE-CGCNN performs like the descriptor model at 70-30 ({dataset})",
                        f"§IV.A: \"similar performance\" for the first three data sets (paper: {ae} against {moosavi})",
                        status, evidence, _subject("AE-CGCNN", reason))
@@ -299,5 +335,5 @@ def write_verdicts(verdicts: list[Verdict], name: str, out_dir, **provenance) ->
     return md
 
 
-__all__ = ["Verdict", "STATUSES", "lower_error", "ladder_verdict", "split_verdict", "learning_curve_verdict",
+__all__ = ["Verdict", "STATUSES", "EQUIVALENCE_MARGIN", "lower_error", "similar_error", "difference_interval", "ladder_verdict", "split_verdict", "learning_curve_verdict",
            "metal_verdict", "motif_verdict", "attention_verdicts", "combine_seeds", "markdown_table", "write_verdicts"]

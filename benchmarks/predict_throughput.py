@@ -46,7 +46,7 @@ def _largest(args, workdir: Path, env: dict):
     from aecgcnn.data.datasets import resolve_data_dir
     from aecgcnn.screen import iter_cifs
     archive = resolve_data_dir(args.data_dir) / "mof/CoRE2019_charged_cifs.tar.xz"
-    size, cid, text = max((_atom_rows(t or ""), i, t) for _, i, t in iter_cifs([archive]))  # P1: rows = atoms
+    size, cid, text = max((_atom_rows(t or ""), i, t) for _, i, t, _ in iter_cifs([archive]))  # P1: rows = atoms
     (workdir / "largest.cif").write_text(text)
     code = f"""
 import resource, sys, torch

@@ -15,6 +15,23 @@ def test_ci_runs_the_readme_commands():
     assert 'eval "$install"' in ci and 'bash -c "$test"' in ci
 
 
+def test_ci_stops_with_the_exit_code_of_a_failed_install(tmp_path):
+    """.ci/run itself, with a ``pip`` that cannot install a requirement first on PATH: CI ends at the install with
+    pip's exit code and says so, without running a test (it used to mask the failure and test whatever was
+    installed)."""
+    import os
+    import subprocess
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "pip").write_text("#!/bin/sh\necho 'ERROR: No matching distribution found for no-such-dependency' >&2\n"
+                              "exit 7\n")
+    (fake / "pip").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 7, done.stdout + done.stderr
+    assert "install command failed with exit code 7" in done.stderr and "README test command" not in done.stdout
+
+
 def test_readme_commands_are_found_and_need_no_data_directory():
     install = readme_commands.command("install")
     test = readme_commands.command("test")

@@ -70,18 +70,54 @@ def test_attention_verdicts_need_both_measures():
     assert "disagree" in motif_verdict({"ring": ring, "leaf": {**leaf, "top1_share": 0.05}}, 299).reason
 
 
-def test_descriptor_verdict_reads_the_paper_per_dataset():
-    """Table II, AE-CGCNN against the descriptor model on the same MOFs: "similar performance" where the paper says
-    so (alike within the seed spread: supported; one lower by more: not supported), the table's order (descriptors
-    lower) at CoRE-2019 16 bar; one seed decides nothing."""
-    from aecgcnn.verdicts import descriptor_verdict, similar_error
-    assert similar_error([0.70, 0.71, 0.69], [0.72, 0.70, 0.74])[0] == "supported"
+def test_the_difference_interval_is_the_student_t_interval():
+    """Paired: mean(d) ± t(0.975, n − 1) s_d / √n of d = a − b; Welch: the two variances and Welch–Satterthwaite
+    degrees of freedom (literal transcriptions, t quantiles from tables)."""
+    from aecgcnn.verdicts import difference_interval
+    a, b = [0.70, 0.72, 0.69], [0.71, 0.75, 0.70]
+    d = [x - y for x, y in zip(a, b)]
+    m = sum(d) / 3
+    sd = (sum((x - m) ** 2 for x in d) / 2) ** 0.5
+    mean, lo, hi = difference_interval(a, b, paired=True)
+    assert abs(mean - m) < 1e-12 and abs(hi - (m + 4.302652729911275 * sd / 3 ** 0.5)) < 1e-9
+    a, b = [1.0, 2.0, 3.0], [1.0, 1.0, 4.0, 4.0]
+    va, vb = 1.0 / 3, 3.0 / 4  # sample variances 1 and 3, over n
+    dof = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 3)
+    assert abs(dof - 4.8286) < 1e-4
+    from scipy import stats
+    t = stats.t.ppf(0.975, dof)
+    assert 2.5706 < t < 2.7764  # between the table's t(0.975, 5) and t(0.975, 4)
+    mean, lo, hi = difference_interval(a, b)
+    assert abs(mean + 0.5) < 1e-12 and abs((hi - mean) - t * (va + vb) ** 0.5) < 1e-9
+
+
+def test_alike_needs_the_whole_interval_inside_a_margin_fixed_in_advance():
+    """Equivalence: supported only when the 95 % interval of the difference lies inside ±5 % of the mean error;
+    noisier seeds can only turn a verdict undecided, never supported (the old rule, "within the seed spread", did
+    the opposite)."""
+    from aecgcnn.verdicts import EQUIVALENCE_MARGIN, similar_error
+    assert EQUIVALENCE_MARGIN == 0.05
+    assert similar_error([0.700, 0.705, 0.702], [0.701, 0.703, 0.704], paired=True)[0] == "supported"
+    assert similar_error([0.60, 0.80, 0.70], [0.72, 0.70, 0.74])[0] == "undecided"  # noise is not "alike"
+    assert similar_error([0.70, 0.71, 0.69], [0.72, 0.70, 0.74])[0] == "undecided"  # was "supported"
     assert similar_error([0.50, 0.51, 0.49], [0.70, 0.71, 0.69])[0] == "not supported"
     assert similar_error([0.70], [0.72, 0.70])[0] == "undecided"
-    alike = descriptor_verdict([0.70, 0.71, 0.69], [0.72, 0.70, 0.74], "core2019-co2-0.15bar")
+    # AE-CGCNN lower on every paired seed by about 2 %: inside a 5 % margin only when the interval is
+    status, reason = similar_error([0.701, 0.690, 0.712], [0.716, 0.705, 0.727], paired=True)
+    assert status == "supported" and "paired interval" in reason
+
+
+def test_descriptor_verdict_reads_the_paper_per_dataset():
+    """Table II, AE-CGCNN against the descriptor model on the same MOFs: "similar performance" where the paper says
+    so (an equivalence test, paired by seed), the table's order (descriptors lower) at CoRE-2019 16 bar; one seed
+    decides nothing."""
+    from aecgcnn.verdicts import descriptor_verdict
+    alike = descriptor_verdict([0.700, 0.705, 0.702], [0.701, 0.703, 0.704], "core2019-co2-0.15bar")
     assert alike.status == "supported" and "performs like" in alike.claim and "0.54 against 0.54" in alike.paper
+    noisy = descriptor_verdict([0.70, 0.71, 0.69], [0.72, 0.70, 0.74], "core2019-co2-0.15bar")
+    assert noisy.status == "undecided"
     better = descriptor_verdict([0.50, 0.51, 0.49], [0.70, 0.71, 0.69], "core2019-co2-0.15bar")
-    assert better.status == "not supported" and better.reason.startswith("AE-CGCNN lower by")
+    assert better.status == "not supported" and "beyond the margin" in better.reason
     high = descriptor_verdict([1.8, 1.9, 1.7], [0.75, 0.73, 0.77], "core2019-co2-16bar")
     assert high.status == "supported" and "more accurate" in high.claim and high.reason.startswith("descriptors lower")
     assert descriptor_verdict([1.8], [0.75, 0.73, 0.77], "core2019-co2-16bar").status == "undecided"

@@ -7,11 +7,9 @@ skip bad entries and report them (count on stdout, one row per entry in a CSV re
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import math
-import multiprocessing as mp
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from tqdm.auto import tqdm
 from aecgcnn import InputError
 from aecgcnn.cif import parse_cif
 from aecgcnn.data.datasets import Entry
+from aecgcnn.data.workers import GRAPH_TIME_LIMIT, map_limited
 from aecgcnn.graph import CrystalGraph, GraphSettings, build_graph
 
 CACHE_ENV_VAR = "AECGCNN_CACHE"
@@ -96,6 +95,22 @@ def _build_one(args):
     return key, graph, err
 
 
+def _timed_out(job, seconds):
+    """The failure of a :func:`_build_one` job stopped at its time limit."""
+    return job[0], None, timeout_message(job[2], seconds)
+
+
+def _crashed(job, message):
+    """The failure of a :func:`_build_one` job whose worker died or raised."""
+    return job[0], None, f"{job[2]}: unexpected error while building the graph ({message})"
+
+
+def timeout_message(source: str, seconds: float) -> str:
+    """The skip reason of a structure whose graph took longer than ``seconds``."""
+    return (f"{source}: building the graph took longer than {seconds:g} s (time limit per structure); skipped: "
+            "a degenerate or very large cell?")
+
+
 @dataclass
 class BuildResult:
     """Graphs of the good entries (same order as ``entries``) and the report of the bad ones."""
@@ -118,11 +133,13 @@ class BuildResult:
 
 def build_graphs(entries: list[Entry], settings: GraphSettings | None = None, cache_dir=None,
                  workers: int | None = None, require_target: bool = True, report_path=None,
-                 progress: bool = True, verbose: bool = True) -> BuildResult:
+                 progress: bool = True, verbose: bool = True,
+                 time_limit: float | None = GRAPH_TIME_LIMIT) -> BuildResult:
     """Build (or read from the cache) the graphs of many entries.
 
-    Bad entries (no CIF, unparsable, disordered, isolated atoms, NaN/missing label when
-    ``require_target``) are skipped and reported; the returned ``entries`` are the good ones.
+    Bad entries (no CIF, unparsable, disordered, degenerate cell, coincident or isolated atoms, NaN/missing label
+    when ``require_target``, a graph taking longer than ``time_limit`` seconds) are skipped and reported; the
+    returned ``entries`` are the good ones. Graphs are built in ``workers`` processes (:func:`map_limited`).
     """
     settings = settings or GraphSettings()
     cache = GraphCache(cache_dir, settings)
@@ -152,18 +169,12 @@ def build_graphs(entries: list[Entry], settings: GraphSettings | None = None, ca
         workers = workers or max(1, min(len(todo) // 50 + 1, os.cpu_count() or 1))
         jobs = list(todo.values())
         bar = tqdm(total=len(jobs), desc="building graphs", unit="crystal", disable=not progress)
-        with contextlib.ExitStack() as stack:
-            if workers > 1:
-                ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-                results = stack.enter_context(ctx.Pool(workers)).imap_unordered(_build_one, jobs, chunksize=8)
+        for k, g, err in map_limited(_build_one, jobs, workers, time_limit, _timed_out, _crashed):
+            if err:
+                errors[k] = err
             else:
-                results = map(_build_one, jobs)
-            for k, g, err in results:
-                if err:
-                    errors[k] = err
-                else:
-                    graphs[k] = g
-                bar.update()
+                graphs[k] = g
+            bar.update()
         bar.close()
     good_entries, good_graphs = [], []
     for i, e in enumerate(entries):

@@ -11,6 +11,7 @@ import gzip
 import json
 import math
 import os
+import sys
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,9 +230,36 @@ def _load_user_folder(folder: Path) -> list[Entry]:
             eid = row[0].strip()
             target = _float_or_nan(row[1]) if len(row) > 1 else math.nan
             path = folder / f"{eid}.cif"
+            if not out and len(row) > 1 and math.isnan(target) and not path.exists():
+                print(f"[aecgcnn] {table}: line {line_no} ({','.join(row)}) read as a header row", file=sys.stderr)
+                continue
             out.append(Entry(id=eid, target=target, cif=path.read_text(errors="replace") if path.exists() else None,
                              source=str(path)))
-    return out
+    return without_duplicates(out, table)
+
+
+def without_duplicates(entries: list[Entry], source) -> list[Entry]:
+    """``entries`` with repeated ids collapsed to their first entry when every repeat carries the same label (a
+    warning names them); raises :class:`InputError` naming the ids when repeats carry different labels, which
+    would otherwise train on two answers for one crystal (or put one crystal in training and test)."""
+    first: dict[str, Entry] = {}
+    same, conflicting = [], []
+    for e in entries:
+        if e.id not in first:
+            first[e.id] = e
+            continue
+        a, b = first[e.id].target, e.target
+        equal = (math.isnan(a) and math.isnan(b)) or a == b
+        (same if equal else conflicting).append(e.id)
+    if conflicting:
+        shown = ", ".join(sorted(set(conflicting))[:10])
+        raise InputError(f"{source}: {len(set(conflicting))} id(s) appear more than once with different labels "
+                         f"({shown}); keep one row per crystal")
+    if same:
+        shown = ", ".join(sorted(set(same))[:10])
+        print(f"[aecgcnn] {source}: {len(same)} repeated row(s) with the same label collapsed ({shown})",
+              file=sys.stderr)
+    return list(first.values())
 
 
 def _cif_field(value: str, base: Path) -> tuple[str | None, str]:
@@ -260,7 +288,7 @@ def _load_user_table(path: Path) -> list[Entry]:
         text, source = _cif_field(str(row.get("cif") or ""), path.parent)
         eid = str(row.get("id", k))
         out.append(Entry(id=eid, target=_float_or_nan(row.get("target")), cif=text, source=f"{path.name}:{eid} ({source})"))
-    return out
+    return without_duplicates(out, path)
 
 
 def dataset_digests(name: str, data_dir: str | Path | None = None) -> dict[str, str]:
