@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from aecgcnn import InputError, __version__
+from aecgcnn.errors import InputError
+from aecgcnn.version import __version__
 from aecgcnn.graph import GraphSettings
 from aecgcnn.models import build_model
 from aecgcnn.models.fused import LEGACY_EDGE_PRECISION
@@ -29,17 +30,11 @@ def save_checkpoint(path, model, graph_settings: GraphSettings, dataset: str = "
 
 
 def load_checkpoint(path, device="cpu"):
-    """Rebuild the model from a checkpoint: returns ``(model in eval mode, metadata dict)``. ``path`` may also
-    be a run folder (its ``checkpoint.pt``), an ensemble folder (an :class:`aecgcnn.ensemble.Ensemble`) or the name
-    of a pretrained model shipped with the package (:mod:`aecgcnn.pretrained`; ``aecgcnn models``)."""
+    """Rebuild one model from a checkpoint file or a run folder (its ``checkpoint.pt``): returns ``(model in eval
+    mode, metadata dict)``. Weights and plain data only (:func:`aecgcnn.safeload.load_pt`). Ensembles and shipped
+    models by name: :func:`aecgcnn.api.load_model`."""
     path = Path(path)
-    if not path.exists() and len(path.parts) == 1:  # a shipped model's or dataset's name (may hold dots: 0.15bar)
-        from aecgcnn.pretrained import find
-        path = find(str(path)) or path
     if path.is_dir():
-        from aecgcnn.ensemble import is_ensemble, load_ensemble
-        if is_ensemble(path):
-            return load_ensemble(path, device)
         path = path / "checkpoint.pt"
     if not path.exists():
         raise InputError(f"{path}: checkpoint not found")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Structure
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
 
 CHARGE_TAGS = ("_atom_site_charge", "_atom_type_partial_charge", "_atom_site_partial_charge")
 CELL_TAGS = ("_cell_length_a", "_cell_length_b", "_cell_length_c", "_cell_angle_alpha", "_cell_angle_beta",

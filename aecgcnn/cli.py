@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -10,7 +9,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from aecgcnn import InputError, __version__
+from aecgcnn.errors import InputError
+from aecgcnn.version import __version__
 from aecgcnn.graph import GraphSettings
 from aecgcnn.outputs import writable_output
 
@@ -57,7 +57,8 @@ def cmd_data_download(args):
     """`aecgcnn data download NAME ...`: fetch (or rebuild from the public sources) the files of each dataset into the
     data root."""
     from aecgcnn.data.datasets import DATASETS, resolve_data_dir
-    from aecgcnn.data.sources import FILES, download
+    from aecgcnn.data.rebuild import download
+    from aecgcnn.data.sources import FILES
     root = resolve_data_dir(args.data_dir, allow_demo=False)
     for name in args.names:
         if name not in DATASETS:
@@ -103,8 +104,7 @@ def _add_edge_precision(q, default: str = "as the model was trained") -> None:
 def _model_and_paths(args) -> tuple[str, list[str]]:
     """(checkpoint source, CIF paths) of a command built by :func:`_add_model_and_cifs`."""
     if args.pretrained:
-        from aecgcnn.pretrained import resolve
-        return str(resolve(args.pretrained)), ([args.checkpoint] if args.checkpoint else []) + args.paths
+        return args.pretrained, ([args.checkpoint] if args.checkpoint else []) + args.paths
     if not args.checkpoint:
         raise InputError("give a checkpoint (file, run or ensemble folder, or a model name) before the CIF paths, "
                          "or --pretrained NAME")
@@ -154,7 +154,7 @@ def _train(args, exp, main: bool) -> None:
     """The body of ``aecgcnn train`` (``main``: this process prints; the other torchrun ranks stay quiet)."""
     from aecgcnn.experiment import run_experiment
     if args.seeds:
-        from aecgcnn.ensemble import train_ensemble
+        from aecgcnn.experiment import train_ensemble
         m = train_ensemble(exp, args.seeds)
         if not main:
             return
@@ -176,63 +176,49 @@ def _train(args, exp, main: bool) -> None:
 
 def cmd_predict(args):
     """`aecgcnn predict`: predictions (and with ``--attention`` per-atom attention) of a checkpoint, ensemble or shipped
-    model for CIF files, folders or archives; skipped files are listed beside the output."""
-    from aecgcnn.checkpoint import load_checkpoint
-    from aecgcnn.predict import predict_files, report_failures
+    model for CIF files or folders (:meth:`aecgcnn.api.Model.predict`); skipped files are listed beside the output."""
+    from aecgcnn.api import load_model
+    from aecgcnn.predict import report_failures
     from aecgcnn.train import resolve_device
-    device = resolve_device(args.device)
     source, paths = _model_and_paths(args)
     out = writable_output(args.out)
     if args.attention:
         writable_output(args.attention, "--attention")
-    model, meta = load_checkpoint(source, device)
-    pred = predict_files(model, meta, paths, with_attention=bool(args.attention), device=device,
-                         cache_dir=args.cache_dir, precision=args.edge_precision)
+    model = load_model(source, resolve_device(args.device))
+    table = model.predict(paths, cache_dir=args.cache_dir, precision=args.edge_precision, progress=True)
     skipped = out.with_name(out.stem + "_skipped.csv")
-    if not pred.ids:
-        report_failures(pred.failures, skipped)
-        raise InputError(f"no structure predicted: all {len(pred.failures)} input(s) were skipped"
-                         + (f" (listed in {skipped})" if pred.failures else ""))
-    units = meta.get("units", "")
-    with open(out, "w", newline="") as fh:
-        w = csv.writer(fh)
-        head = ["id", "path", f"prediction ({meta.get('target', 'target')}, {units})"]
-        if pred.stds is None:
-            w.writerow(head)
-            w.writerows(zip(pred.ids, pred.paths, pred.values))
-        else:  # an ensemble: the members' mean and standard deviation
-            w.writerow(head + [f"std ({units}, {len(meta['members'])} members)"])
-            w.writerows(zip(pred.ids, pred.paths, pred.values, pred.stds))
-    print(f"predicted {len(pred.ids)} structures -> {out}")
+    failures = table.attrs["skipped"]
+    if table.empty:
+        report_failures(failures, skipped)
+        raise InputError(f"no structure predicted: all {len(failures)} input(s) were skipped"
+                         + (f" (listed in {skipped})" if failures else ""))
+    table.to_csv(out, index=False)
+    print(f"predicted {len(table)} structures -> {out}")
     if args.attention:
-        with open(args.attention, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(pred.atoms[0]) if pred.atoms else ["id"])
-            w.writeheader()
-            w.writerows(pred.atoms)
+        model.explain(paths, cache_dir=args.cache_dir).to_csv(args.attention, index=False)
         print(f"per-atom attention (pooling weight 'importance', neighbour attention received 'recv_*') -> "
               f"{args.attention}")
-    report_failures(pred.failures, skipped)
+    report_failures(failures, skipped)
 
 
 def cmd_screen(args):
     """`aecgcnn screen`: rank many structures by a model's prediction, resumable, writing as it goes; optionally the
     attention of the top ones."""
-    from aecgcnn.checkpoint import load_checkpoint
+    from aecgcnn.api import load_model
+    from aecgcnn.explain import explain_graphs
     from aecgcnn.screen import screen, top_structures
     from aecgcnn.train import resolve_device
-    device = resolve_device(args.device)
     writable_output(args.out)
-    model, meta = load_checkpoint(args.checkpoint, device)
-    r = screen(model, meta, args.sources, args.out, batch_size=args.batch_size, workers=args.workers,
-               descending=not args.ascending, device=device, precision=args.edge_precision,
+    model = load_model(args.checkpoint, resolve_device(args.device))
+    r = screen(model.net, model.meta, args.sources, args.out, batch_size=args.batch_size, workers=args.workers,
+               descending=not args.ascending, device=model.device, precision=args.edge_precision,
                **({"max_bytes": int(args.max_cif_mb * 2**20)} if args.max_cif_mb else {}))
     print(f"screened {r.n_predicted} structures ({r.n_skipped} skipped"
           + (f", listed in {r.skipped}" if r.skipped else "") + (f"; {r.n_done_before} done before, resumed"
                                                                if r.n_done_before else "") + f") -> {r.ranked}")
     if args.top_attention:
-        from aecgcnn.explain import explain_graphs
-        single = model.members[0] if hasattr(model, "members") else model
-        ids, graphs = top_structures(r.ranked, args.sources, args.top_attention, meta["graph_settings"])
+        single = model.net.members[0] if model.is_ensemble else model.net
+        ids, graphs = top_structures(r.ranked, args.sources, args.top_attention, model.meta["graph_settings"])
         atoms, _ = explain_graphs(single.cpu(), graphs, ids)
         path = Path(args.out).with_name(Path(args.out).stem + f"_top{args.top_attention}_atoms.csv")
         atoms.to_csv(path, index=False)
@@ -242,17 +228,19 @@ def cmd_screen(args):
 def cmd_evaluate(args):
     """`aecgcnn evaluate`: a checkpoint's metrics (JSON on stdout) on a split of its own dataset or of another one;
     ensembles add the calibration of their σ."""
-    from aecgcnn.checkpoint import load_checkpoint, trained_edge_precision
+    from aecgcnn.api import load_model
+    from aecgcnn.checkpoint import trained_edge_precision
+    from aecgcnn.ensemble import predict_with_std
     from aecgcnn.experiment import evaluation_set
+    from aecgcnn.metrics import calibration
     from aecgcnn.train import evaluate, resolve_device
     device = resolve_device(args.device)
-    model, meta = load_checkpoint(args.checkpoint, device)
-    dataset, data = evaluation_set(meta, args.split, args.dataset, args.split_file, args.data_dir, args.cache_dir)
-    m = evaluate(model, data, device=device, edge_precision=trained_edge_precision(meta))  # as it was tested
-    if hasattr(model, "predict_with_std"):  # an ensemble: how well its σ describes its errors
-        from aecgcnn.ensemble import predict_with_std
-        from aecgcnn.metrics import calibration
-        mean, std, target = predict_with_std(model, data, device=device)
+    model = load_model(args.checkpoint, device)
+    dataset, data = evaluation_set(model.meta, args.split, args.dataset, args.split_file, args.data_dir,
+                                   args.cache_dir)
+    m = evaluate(model.net, data, device=device, edge_precision=trained_edge_precision(model.meta))  # as tested
+    if model.is_ensemble:  # how well its σ describes its errors
+        mean, std, target = predict_with_std(model.net, data, device=device)
         m["calibration"] = calibration(target, mean, std)
     print(json.dumps({"checkpoint": str(args.checkpoint), "dataset": dataset, "split": args.split, **m}, indent=2))
 
@@ -277,24 +265,23 @@ def cmd_baseline(args):
 def cmd_explain(args):
     """`aecgcnn explain`: per-atom attention of one model for CIF files: tables, figures and importance statistics under
     ``--out``."""
-    from aecgcnn.checkpoint import load_checkpoint
+    from aecgcnn.api import load_model
     from aecgcnn.explain import explain_graphs, write_explanation
-    from aecgcnn.predict import graphs_for_files, report_failures
+    from aecgcnn.predict import report_failures
     source, paths = _model_and_paths(args)
     out = Path(args.out)
     writable_output(out / "atoms.csv")
-    model, meta = load_checkpoint(source, "cpu")
-    if hasattr(model, "predict_with_std"):
+    model = load_model(source, "cpu")
+    if model.is_ensemble:
         raise InputError(f"{source}: explain needs one model, not an ensemble: pass a member "
-                         f"({Path(source) / meta['members'][0]})")
-    entries, graph_list, failures = graphs_for_files(paths, meta["graph_settings"], args.cache_dir)
-    ids = [e.id for e in entries]
+                         f"({Path(source) / model.meta['members'][0]})")
+    ids, _, graph_list, failures = model.graphs(paths, args.cache_dir, progress=True)
     if not ids:
         report_failures(failures, out / "skipped.csv")
         raise InputError(f"no structure explained: all {len(failures)} input(s) were skipped")
-    atoms, extra = explain_graphs(model, graph_list, ids)
+    atoms, extra = explain_graphs(model.net, graph_list, ids)
     stats = write_explanation(atoms, extra, dict(zip(ids, graph_list)), out, args.top_k, args.max_figures,
-                              meta.get("units", ""))
+                              model.units)
     print(f"explained {len(ids)} structures -> {out} (atoms.csv, head_weights.csv, structures/, figures/, "
           f"importance_by_*.csv)")
     print(stats["metal"].to_string(index=False))
@@ -318,7 +305,7 @@ def cmd_models(args):
 def cmd_status(args):
     """`aecgcnn status PATH ...`: a table of the runs under the paths (state, epoch, best validation MAE, pace, time
     still needed)."""
-    from aecgcnn.status import estimate_paces, find_runs, is_training, run_status, status_table
+    from aecgcnn.workflow.status import estimate_paces, find_runs, is_training, run_status, status_table
     if args.processes is not None and args.processes < 1:
         raise InputError(f"--processes {args.processes}: give 1 or more")
     try:
@@ -339,7 +326,7 @@ def cmd_status(args):
 def cmd_archive(args):
     """`aecgcnn archive save|restore`: copy finished runs' records (and with ``--states`` training states) between a
     runs folder and the repository's archive."""
-    from aecgcnn.archive import restore_runs, save_runs
+    from aecgcnn.workflow.archive import restore_runs, save_runs
     if args.action == "save":
         if not Path(args.runs).is_dir():
             raise InputError(f"{args.runs}: no such runs folder")
@@ -374,9 +361,10 @@ def cmd_reproduce(args):
     after checking that each notebook has them."""
     import papermill as pm
 
-    from aecgcnn.archive import restore_hint
-    from aecgcnn.reports import runs_dir
-    root = Path(__file__).resolve().parents[1] / "notebooks"
+    from aecgcnn.workflow.archive import restore_hint
+    from aecgcnn.workflow.reports import runs_dir
+    from aecgcnn.workflow.repo import repository
+    root = repository() / "notebooks"
     names = list(NOTEBOOKS) if args.name == "all" else [args.name]
     # executed notebooks go under runs/ (ignored by git and by the notebook tests), never beside the sources
     out_dir = Path(args.out_dir) if args.out_dir else root.parent / "runs" / args.profile / "notebooks"
@@ -410,7 +398,7 @@ def executed_notebook_name(stem: str, params: dict) -> str:
     """File name of a notebook's executed copy: ``<stem>.ipynb`` for the profile alone, else named after the other
     parameters too (``04_table3_geocgnn,finished_only=true.ipynb``), so a finished-only look or a side study started
     beside a running notebook never overwrites that notebook's executed copy."""
-    from aecgcnn.studies import variant_name
+    from aecgcnn.workflow.studies import variant_name
     name = variant_name({k: v for k, v in params.items() if k != "profile"})
     return f"{stem},{name}.ipynb" if name else f"{stem}.ipynb"
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aecgcnn import InputError, distributed
+from aecgcnn import distributed
+from aecgcnn.errors import InputError
 from aecgcnn.checkpoint import save_checkpoint
 from aecgcnn.data.batch import GraphDataset
 from aecgcnn.data.cache import build_graphs, write_problems
@@ -23,12 +24,14 @@ from aecgcnn.data.datasets import (DATASETS, dataset_digests, is_demo, load_entr
                                    resolve_data_dir)
 from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
-from aecgcnn.metrics import aggregate, regression_metrics
+from aecgcnn.ensemble import MANIFEST, load_ensemble, predict_with_std
+from aecgcnn.metrics import aggregate, calibration, regression_metrics
 from aecgcnn.models import model_from_preset
 from aecgcnn.models.fused import EDGE_PRECISIONS, LEGACY_EDGE_PRECISION, default_edge_precision
 from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol, train_recipe
 from aecgcnn.provenance import stamp, write_record
 from aecgcnn.runlock import RunBusy, lock_owner, run_dir_lock, wait_for_run_dir
+from aecgcnn.safeload import load_pt
 from aecgcnn.train import TrainConfig, predict_dataset, read_history, resolve_device, seed_everything, train_model
 
 
@@ -462,7 +465,6 @@ def _reuse_decision(exp: Experiment) -> tuple[str, dict | None]:
     _refuse_to_overwrite(exp, out)
     state = out / "train_state.pt"
     if state.exists():
-        from aecgcnn.safeload import load_pt
         if load_pt(state, what="training state").get("identity") == run_identity(exp):
             print(f"[aecgcnn] resuming the interrupted run in {out}")
             return "resume", None
@@ -572,3 +574,38 @@ def run_study(groups: dict, entries=None, processes: int | str = 1, finished_onl
         out[key] = {"runs": runs, "seeds": finished, "test": aggregate([r["test"] for r in runs]),
                     "train": aggregate([r["train"] for r in runs])}
     return out
+
+
+def train_ensemble(exp, seeds: list[int], entries=None) -> dict:
+    """Train ``exp`` once per seed into ``exp.out_dir/seed<k>`` on one shared split (``exp.split_seed``, default
+    the first seed: every member is tested on crystals none of them trained on), then test the ensemble: the
+    members' mean and σ, regression metrics and :func:`aecgcnn.metrics.calibration`. Members that finished
+    before are reused and interrupted ones resumed (:func:`aecgcnn.experiment.run_or_load`)."""
+    if not exp.out_dir:
+        raise InputError("an ensemble needs an output folder (--out)")
+    out = Path(exp.out_dir)
+    split_seed = seeds[0] if exp.split_seed is None else exp.split_seed
+    base = replace(exp, split_seed=split_seed)
+    entries = entries if entries is not None else load_entries(exp.dataset, exp.data_dir)
+    members = []
+    for s in seeds:
+        m = run_or_load(replace(base, seed=s, out_dir=str(out / f"seed{s}")), entries)
+        members.append({"seed": s, "path": f"seed{s}/checkpoint.pt", "test": m["test"]})
+    if not distributed.context().is_main:  # under torchrun rank 0 tests the ensemble and writes its files
+        return distributed.broadcast_object(None)
+    (out / MANIFEST).write_text(json.dumps({"members": [m["path"] for m in members], "seeds": list(seeds),
+                                            "split_seed": split_seed}, indent=2))
+    device = resolve_device(exp.device)
+    ensemble, meta = load_ensemble(out, device)
+    _, test = evaluation_set(meta, "test", data_dir=exp.data_dir, cache_dir=exp.cache_dir, entries=entries)
+    mean, std, target = predict_with_std(ensemble, test, device=device)
+    metrics = {"test": regression_metrics(target, mean), "calibration": calibration(target, mean, std),
+               "members": members, "member_test": aggregate([m["test"] for m in members]),
+               "experiment": asdict(base), "seeds": list(seeds), "units": meta.get("units", ""),
+               "provenance": stamp(device)}
+    with open(out / "test_predictions.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "target", "prediction", "std"])
+        w.writerows(zip(test.ids, target.tolist(), mean.tolist(), std.tolist()))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return distributed.broadcast_object(metrics)

@@ -14,7 +14,10 @@ import pandas as pd
 import torch
 from pymatgen.core import Element
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
+from aecgcnn.checkpoint import load_checkpoint
+from aecgcnn.experiment import Experiment, load_datasets, prepare_split
+from aecgcnn.figures import save_figure
 from aecgcnn.data.batch import collate
 from aecgcnn.features import metal_mask
 from aecgcnn.graph import CrystalGraph
@@ -221,8 +224,6 @@ def explain_test_set(run_dir, entries, n: int | None = None):
     """Explain a finished run's checkpoint (``<run_dir>/checkpoint.pt``) on the first ``n`` (None: all) crystals
     of its own test split, rebuilt from the experiment stored in the checkpoint and ``entries`` (the dataset's
     entries) → (per-atom table and extras of :func:`explain_graphs`, {id: graph} of those crystals)."""
-    from aecgcnn.checkpoint import load_checkpoint
-    from aecgcnn.experiment import Experiment, load_datasets, prepare_split
     model, meta = load_checkpoint(Path(run_dir) / "checkpoint.pt")
     exp = Experiment(**{**meta["extra"]["experiment"], "out_dir": None, "save_split_file": False})
     sets, _ = load_datasets(exp, prepare_split(exp, entries), entries)
@@ -308,7 +309,6 @@ def write_explanation(atoms: pd.DataFrame, extra: dict, graphs: dict, out, top_k
     ``predictions.csv``, ``structures/<id>.xyz`` and ``<id>_importance.cif`` (importance per atom),
     ``figures/fig3_<id>`` (Figure 3 views of the first ``max_figures``, ``top_k`` atoms marked) and
     ``importance_by_<key>.csv``; ``graphs``: id → CrystalGraph. Returns :func:`importance_statistics`."""
-    from aecgcnn.reports import save_figure
     out = Path(out)
     (out / "structures").mkdir(parents=True, exist_ok=True)
     atoms.to_csv(out / "atoms.csv", index=False)

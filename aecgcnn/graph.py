@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
 
 GRAPH_FORMAT_VERSION = 2  # 2: + pw_lattice (the reduced primitive cell, for cell-independent plane waves)
 

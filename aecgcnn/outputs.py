@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
 
 
 def writable_output(path, what: str = "--out") -> Path:

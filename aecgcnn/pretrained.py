@@ -11,7 +11,10 @@ import json
 import shutil
 from pathlib import Path
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
+from aecgcnn.checkpoint import trained_edge_precision
+from aecgcnn.data.datasets import DATASETS
+from aecgcnn.models.fused import default_edge_precision
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained_models"
 
@@ -100,9 +103,6 @@ def describe(card: dict) -> str:
 def _precision(card: dict) -> str:
     """The card's ``edge_precision``, marked where it is not today's default (a ``train`` command then needs
     ``--edge-precision``; the notebook profiles pin theirs)."""
-    from aecgcnn.checkpoint import trained_edge_precision
-    from aecgcnn.data.datasets import DATASETS
-    from aecgcnn.models.fused import default_edge_precision
     p = trained_edge_precision({"extra": {"experiment": card.get("experiment") or {}}})
     spec = DATASETS.get(card.get("dataset", ""))
     default = default_edge_precision(spec.task if spec else None)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import torch
 
-from aecgcnn import __version__
+from aecgcnn.version import __version__
+from aecgcnn.distributed import context
 from aecgcnn.models.fused import kernel_state
 from aecgcnn.runtime import allocator_state
 
@@ -76,7 +77,6 @@ def command_line(argv: list[str] | None = None) -> str:
 def stamp(device="cpu", **extra) -> dict:
     """A provenance record: command line, commit, package and torch versions, device, processes (ranks of a
     torchrun job and their backend), allocator, kernels, UTC time."""
-    from aecgcnn.distributed import context
     ctx = context()
     return {"processes": ctx.world_size, **({"backend": ctx.backend} if ctx.active else {}),
             "command": command_line(), "commit": git_commit(), "package_version": __version__,

@@ -8,7 +8,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
 
 
 def _pid_alive(pid: int) -> bool:

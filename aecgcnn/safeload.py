@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
 
 
 def _numpy_globals() -> list:

@@ -20,7 +20,7 @@ from typing import Iterator
 import torch
 from tqdm.auto import tqdm
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.data.cache import safe_graph, timeout_message, write_problems
 from aecgcnn.data.workers import GRAPH_TIME_LIMIT, map_limited

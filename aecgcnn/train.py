@@ -12,10 +12,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from aecgcnn import InputError, distributed
+from aecgcnn import distributed
+from aecgcnn.errors import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.metrics import regression_metrics
 from aecgcnn.models import fused
+from aecgcnn.models.common import CrystalModel
 from aecgcnn.safeload import load_pt
 
 
@@ -91,7 +93,7 @@ def _predict(model, dataset: GraphDataset, batch_size: int, device, amp: bool):
     preds, targets = [], []
     for batch in make_loader(dataset, batch_size, device=device):
         batch = batch.to(device, non_blocking=True)
-        if hasattr(model, "predict_with_std"):  # an ensemble: the members' mean
+        if not isinstance(model, CrystalModel):  # an ensemble: the members' mean
             preds.append(model.predict(batch).float().cpu())
             targets.append(batch.target.cpu())
             continue

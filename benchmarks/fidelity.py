@@ -220,7 +220,7 @@ def main() -> int:
     df = pd.DataFrame(rows)
     print(df.drop(columns=["what"]).to_markdown(index=False) if len(df) else "no finished runs")
     if args.table and len(df):
-        from aecgcnn.reports import write_table
+        from aecgcnn.workflow.reports import write_table
         write_table(df, Path(args.table).stem, "Fidelity: our rungs against the reference CGCNN on the same kind of "
                     "split (test MAE mean ± std over model seeds; reference numbers measured with the reference code)",
                     Path(args.table).parent, command="python benchmarks/fidelity.py " + " ".join(sys.argv[1:]),

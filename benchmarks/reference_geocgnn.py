@@ -130,7 +130,7 @@ def compare(a, run: Path) -> tuple[list[dict], str, str]:
 
     from aecgcnn.experiment import experiment_from_dict, prepare_split
     from aecgcnn.metrics import aggregate, regression_metrics
-    from aecgcnn.reports import fmt
+    from aecgcnn.workflow.reports import fmt
 
     ours = json.loads((run / "metrics.json").read_text())
     exp = experiment_from_dict({**ours["experiment"], "save_split_file": False})
@@ -187,7 +187,7 @@ def main():
     import torch
     torch.set_num_threads(a.threads)
     from aecgcnn.provenance import command_line
-    from aecgcnn.reports import write_table
+    from aecgcnn.workflow.reports import write_table
 
     rows, described, datasets = [], [], set()
     for run in a.run:

@@ -59,7 +59,7 @@ def our_rows(runs: Path, shipped: list[dict]) -> tuple[list[dict], list[str], se
 def main(runs: Path) -> Path:
     sys.path.insert(0, str(ROOT))
     from aecgcnn.pretrained import cards
-    from aecgcnn.reports import write_table
+    from aecgcnn.workflow.reports import write_table
     rows, commands, commits = our_rows(runs, cards())
     rows += [{"model": name, "run": "", "test MAE": mae, "split": "about 8,200 CoRE MOFs, the publication's split"}
              for name, mae in PUBLISHED]

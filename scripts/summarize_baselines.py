@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from aecgcnn.metrics import aggregate
-from aecgcnn.paper import TABLE2
-from aecgcnn.reports import fmt, write_table
+from aecgcnn.workflow.paper import TABLE2
+from aecgcnn.workflow.reports import fmt, write_table
 
 
 def main():

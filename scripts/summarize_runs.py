@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from aecgcnn.paper import LADDER_LABELS, TABLE1, TABLE2, TABLE3
-from aecgcnn.reports import write_table
+from aecgcnn.workflow.paper import LADDER_LABELS, TABLE1, TABLE2, TABLE3
+from aecgcnn.workflow.reports import write_table
 
 
 def paper_number(exp: dict, n_train: int) -> str:

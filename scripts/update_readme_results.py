@@ -103,8 +103,8 @@ VERDICT_FILES = {"verdicts_table1": "Table I (`aecgcnn reproduce table1 --profil
 
 
 def current_settings(table: str) -> dict | None:
-    """The cpu profile's settings (aecgcnn.studies) of the notebook family a figures/cpu table belongs to."""
-    from aecgcnn.studies import profile_settings
+    """The cpu profile's settings (aecgcnn.workflow.studies) of the notebook family a figures/cpu table belongs to."""
+    from aecgcnn.workflow.studies import profile_settings
     family = "mp_curve" if "table3" in table else "mof"
     return json.loads(json.dumps(profile_settings(family, "cpu")))  # as stamped (tuples -> lists)
 
@@ -114,7 +114,7 @@ def profile_status(stamped: dict | None, table: str) -> str:
     seeds only, a notebook run with ``-p seeds`` while the other seeds train; or the profile's runs finished so far,
     ``-p finished_only true`` or ``-p skip_busy true``) or ``earlier`` (anything else; older tables carry no settings
     stamp at all)."""
-    from aecgcnn.studies import QUEUE_SETTINGS
+    from aecgcnn.workflow.studies import QUEUE_SETTINGS
     current = current_settings(table)
     if stamped == current:
         return "current"
@@ -128,8 +128,8 @@ def profile_status(stamped: dict | None, table: str) -> str:
 def partial_flag(stamped: dict | None) -> str | None:
     """The parameter that made a table hold only the runs finished so far (``-p finished_only true``: nothing
     trained; ``-p skip_busy true``: runs another process was training left out), None for neither
-    (:data:`aecgcnn.studies.QUEUE_SETTINGS`)."""
-    from aecgcnn.studies import QUEUE_SETTINGS
+    (:data:`aecgcnn.workflow.studies.QUEUE_SETTINGS`)."""
+    from aecgcnn.workflow.studies import QUEUE_SETTINGS
     return next((f"-p {key} true" for key in QUEUE_SETTINGS if (stamped or {}).get(key)), None)
 
 
@@ -172,14 +172,14 @@ def earlier_profile_note(table: str) -> str | None:
 
 
 def saved_verdicts(path: Path) -> dict:
-    """A verdicts file a notebook wrote (``aecgcnn.verdicts.write_verdicts``), or no verdicts when it has not."""
+    """A verdicts file a notebook wrote (``aecgcnn.workflow.verdicts.write_verdicts``), or no verdicts when it has not."""
     return json.loads(path.read_text()) if path.exists() else {"verdicts": []}
 
 
 def verdicts_section() -> str:
     """The verdicts on the paper's claims collected from figures/cpu/verdicts_*.json (a pending note for the
     notebooks that have not written theirs)."""
-    from aecgcnn.verdicts import markdown_table
+    from aecgcnn.workflow.verdicts import markdown_table
     rows, pending = [], []
     for name in VERDICT_FILES:
         path = ROOT / "figures/cpu" / f"{name}.json"
@@ -205,13 +205,13 @@ def verdicts_section() -> str:
 
 def is_side_study(table: str) -> bool:
     """A cpu-profile notebook run with changed parameters: its tables sit in ``figures/cpu/<variant>/``
-    (``aecgcnn.studies.run_variant``)."""
+    (``aecgcnn.workflow.studies.run_variant``)."""
     return table.startswith("figures/cpu/") and table.count("/") > 2
 
 
 def side_study_verdicts(table: str) -> str:
     """The verdicts a side study's notebook wrote beside its table, as a Markdown table ('' when none)."""
-    from aecgcnn.verdicts import markdown_table
+    from aecgcnn.workflow.verdicts import markdown_table
     name = "verdicts_" + Path(table).stem.split("_")[0]
     path = (ROOT / table).parent / f"{name}.json"
     verdicts = saved_verdicts(path)["verdicts"]

@@ -1,4 +1,4 @@
-"""aecgcnn.archive: run records copied to a committed folder and back are reused as if trained here, an archived
+"""aecgcnn.workflow.archive: run records copied to a committed folder and back are reused as if trained here, an archived
 training state resumes on a fresh machine, and restoring never overwrites a run that is further along or busy."""
 import json
 import re
@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from aecgcnn import experiment
-from aecgcnn.archive import restore_runs, save_runs
+from aecgcnn.workflow.archive import restore_runs, save_runs
 from aecgcnn.cli import main
 from aecgcnn.experiment import Experiment, finished_run, run_experiment, run_or_load
 
@@ -169,7 +169,7 @@ def test_runs_on_the_demo_sample_are_not_archived(tmp_path):
 def test_reproduce_names_the_archived_runs_a_restore_would_bring_in(machine, tmp_path, monkeypatch):
     """Before a notebook trains in the repository's runs/<profile>, `reproduce` says how many archived runs of that
     profile are missing there (a dry run: nothing is copied)."""
-    from aecgcnn import archive
+    from aecgcnn.workflow import archive
     repo = tmp_path / "repo"
     monkeypatch.setattr(archive, "REPOSITORY_ARCHIVE", repo / "results" / "runs")
     save_runs(machine, repo / "results" / "runs" / "cpu", states=True)
@@ -185,9 +185,9 @@ def test_every_committed_record_is_read_by_this_version():
     """The archive committed with the code (results/runs) stays readable as the code changes: every run's
     configuration and recorded experiment is a valid experiment here (unknown or renamed keys would be an error), and
     every finished run has its per-epoch history."""
-    from aecgcnn.archive import REPOSITORY_ARCHIVE
+    from aecgcnn.workflow.archive import REPOSITORY_ARCHIVE
     from aecgcnn.experiment import experiment_from_dict
-    from aecgcnn.status import find_runs
+    from aecgcnn.workflow.status import find_runs
     runs = find_runs([REPOSITORY_ARCHIVE]) if REPOSITORY_ARCHIVE.is_dir() else []
     for run in runs:
         if (run / "run.json").exists():

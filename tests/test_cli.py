@@ -196,8 +196,8 @@ def test_edge_precision_is_recorded_and_followed_by_predict(tmp_path, monkeypatc
     seen = []
     original = fused.edge_precision
     monkeypatch.setattr(fused, "edge_precision", lambda name: seen.append(name) or original(name))
-    import aecgcnn.predict
-    monkeypatch.setattr(aecgcnn.predict, "edge_precision", fused.edge_precision)
+    import aecgcnn.api
+    monkeypatch.setattr(aecgcnn.api, "edge_precision", fused.edge_precision)
     preds = {}
     for flag in ([], ["--edge-precision", "fp32"]):
         path = tmp_path / f"p{len(flag)}.csv"

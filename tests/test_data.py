@@ -172,7 +172,7 @@ def test_experiment_splits_only_labelled_entries():
 
 
 def test_download_verifies_present_files_and_explains_missing(tmp_path, data_dir):
-    from aecgcnn.data.sources import download
+    from aecgcnn.data.rebuild import download
     rel = "mof/bwdb_boyd2019_labels.csv"
     assert download(rel, data_dir) == (data_dir / rel, "verified")  # SHA-256 of the shared copy matches
     # a missing file is rebuilt from upstream; unreachable (an unused local port as the mirror): the URL is named

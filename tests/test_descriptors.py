@@ -55,12 +55,13 @@ def test_baseline_with_sizes_fits_on_exactly_the_crystals_of_a_network_run(tmp_p
     """Train / val / test sizes: the descriptor model fits on the train and val subsets a network run of the same
     split, seed and sizes trains and selects on, and tests on the same test crystals."""
     from aecgcnn import experiment
+    from aecgcnn.baselines import descriptors
     from aecgcnn.baselines.descriptors import run_descriptor_baseline
     from aecgcnn.data.datasets import load_entries
     monkeypatch.delenv("AECGCNN_DATA", raising=False)
     seen = []
     real = experiment.nested_subsets
-    monkeypatch.setattr(experiment, "nested_subsets", lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])
+    monkeypatch.setattr(descriptors, "nested_subsets", lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])
     m = run_descriptor_baseline("core2019-co2-0.15bar", "70-30", 1, "gb", train_size=10, val_size=4,
                                 test_size=6, out_dir=tmp_path / "gb")
     parts, = seen

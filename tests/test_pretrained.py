@@ -67,12 +67,12 @@ def test_a_packaged_run_is_found_by_name_and_dataset_and_predicts(tiny_run, tmp_
 
 
 def test_every_shipped_model_loads_and_predicts(core_cifs):
-    from aecgcnn.checkpoint import load_checkpoint
-    from aecgcnn.predict import predict_files
+    import aecgcnn
     shipped = pretrained.cards()
     assert shipped, "no pretrained model is shipped"
     for card in shipped:
-        model, meta = load_checkpoint(card["name"])
+        loaded = aecgcnn.load_model(card["name"])
+        model, meta = loaded.net, loaded.meta
         assert (meta["dataset"], meta["units"], meta["kind"]) == (card["dataset"], card["units"], card["model_kind"])
         assert sum(p.numel() for p in model.parameters()) == card["n_parameters"]
         assert {"mae", "rmse", "r2", "srcc", "n"} <= set(card["test"]) and card["trained_with"]["command"]
@@ -82,8 +82,8 @@ def test_every_shipped_model_loads_and_predicts(core_cifs):
         with tempfile.TemporaryDirectory() as tmp:
             for name, text in core_cifs.items():
                 (Path(tmp) / f"{name}.cif").write_text(text)
-            pred = predict_files(model, meta, [tmp])
-        assert len(pred.values) == len(core_cifs) and np.isfinite(pred.values).all()
+            pred = loaded.predict([tmp])
+        assert len(pred) == len(core_cifs) and np.isfinite(pred[loaded.prediction_column]).all()
 
 
 def test_a_shipped_model_of_a_profile_run_is_that_runs_archived_record():
@@ -93,7 +93,7 @@ def test_a_shipped_model_of_a_profile_run_is_that_runs_archived_record():
     (``scripts/package_pretrained.py``)."""
     from pathlib import PurePosixPath
 
-    from aecgcnn.archive import REPOSITORY_ARCHIVE
+    from aecgcnn.workflow.archive import REPOSITORY_ARCHIVE
     checked = 0
     for card in pretrained.cards():
         parts = PurePosixPath(card["experiment"]["out_dir"]).parts

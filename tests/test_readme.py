@@ -106,7 +106,7 @@ def test_side_study_tables_carry_their_verdicts_and_no_profile_note(tmp_path, mo
     import json
 
     import update_readme_results as up
-    from aecgcnn.verdicts import Verdict, write_verdicts
+    from aecgcnn.workflow.verdicts import Verdict, write_verdicts
     table = "figures/cpu/attention_norm=per-head/table3_geocgnn.md"
     (tmp_path / table).parent.mkdir(parents=True)
     (tmp_path / table).write_text("| train size |\n|---|\n| 300 |\n")

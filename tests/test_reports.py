@@ -1,9 +1,9 @@
-"""Tables and figures written by the notebooks (`aecgcnn.reports`)."""
+"""Tables and figures written by the notebooks (`aecgcnn.workflow.reports`)."""
 import math
 
 import pandas as pd
 
-from aecgcnn.reports import write_table
+from aecgcnn.workflow.reports import write_table
 
 
 def test_write_table_leaves_missing_values_empty_and_formats_numbers_as_before(tmp_path):

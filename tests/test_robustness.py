@@ -221,7 +221,7 @@ def test_a_hostile_checkpoint_is_refused_by_every_command_and_runs_nothing(tmp_p
 
 
 def test_a_hostile_training_state_is_refused_on_resume_and_archive_restore(tmp_path, capsys, monkeypatch):
-    from aecgcnn.archive import restore_runs
+    from aecgcnn.workflow.archive import restore_runs
     from aecgcnn.safeload import load_pt
     marker = tmp_path / "PWNED"
     state = _hostile(tmp_path / "train_state.pt", marker, epoch=3)

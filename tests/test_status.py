@@ -1,10 +1,10 @@
-"""aecgcnn.status: the state of every run folder of a study (finished / training / interrupted), its progress and
+"""aecgcnn.workflow.status: the state of every run folder of a study (finished / training / interrupted), its progress and
 the time its remaining epochs need at the recent pace; ``aecgcnn status`` on a real (tiny) run."""
 import json
 import os
 from pathlib import Path
 
-from aecgcnn.status import estimate_paces, find_runs, parallel_time, run_status, status_table
+from aecgcnn.workflow.status import estimate_paces, find_runs, parallel_time, run_status, status_table
 
 HEAD = "epoch,train_loss,train_mae,val_loss,val_mae,val_srcc,seconds\n"
 

@@ -1,9 +1,9 @@
-"""aecgcnn.studies: profile settings and the README's description of them."""
+"""aecgcnn.workflow.studies: profile settings and the README's description of them."""
 from pathlib import Path
 
 import pytest
 
-from aecgcnn.studies import PROFILES, profile_settings
+from aecgcnn.workflow.studies import PROFILES, profile_settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -19,7 +19,7 @@ def test_overrides_apply_and_none_is_ignored():
 def test_chosen_sizes_replace_the_profiles_and_its_one_seed_sizes_without_a_variant():
     """Table III's ``sizes`` picks runs like ``seeds``: exactly the chosen sizes run, each with every seed, in the
     profile's own run folders (no variant), so a study of a few sizes reuses the profile's runs."""
-    from aecgcnn.studies import run_variant
+    from aecgcnn.workflow.studies import run_variant
     s = profile_settings("mp_curve", "cpu", sizes=[1000, 300])
     assert s["sizes"] == [1000, 300] and s["one_seed_sizes"] == [] and "changed" not in s
     assert run_variant(s, data_dir="/data") == ""
@@ -32,7 +32,7 @@ def test_finished_only_is_stamped_only_when_asked_and_commands_keep_zero():
     """A finished-only look (or a run with skip_busy) is recorded in the settings its tables stamp (the README then
     marks them partial); a complete run's settings equal the profile's. The reproduce command drops False but keeps
     0 (weight decay 0)."""
-    from aecgcnn.studies import notebook_command
+    from aecgcnn.workflow.studies import notebook_command
     assert profile_settings("mp_curve", "cpu", finished_only=True)["finished_only"] is True
     assert "finished_only" not in profile_settings("mp_curve", "cpu", finished_only=False)
     assert notebook_command("table3", "cpu", finished_only=False, weight_decay=0, lr=None) == \
@@ -46,10 +46,10 @@ def test_finished_only_is_stamped_only_when_asked_and_commands_keep_zero():
 def test_run_queue_passes_the_notebook_settings_to_the_study(monkeypatch):
     """``run_queue``: the settings' data-parallel processes and queue settings reach ``run_study`` (defaults when
     the settings leave them out); ``skip_busy`` stays stamped only when a run was left out."""
-    from aecgcnn import experiment
-    from aecgcnn.studies import run_queue
+    from aecgcnn.workflow import studies
+    from aecgcnn.workflow.studies import run_queue
     calls, got = [], {}
-    monkeypatch.setattr(experiment, "run_study", lambda *a, **k: calls.append((a, k)) or got)
+    monkeypatch.setattr(studies, "run_study", lambda *a, **k: calls.append((a, k)) or got)
     groups = {"g": (None, [0, 1])}
     got["g"] = {"seeds": [0]}  # seed 1 was left to another process
     left_out = profile_settings("mof", "cpu", skip_busy=True)
@@ -80,7 +80,7 @@ def test_readme_states_the_profile_scales(profile):
     assert f"{mp['val_size']:,} / {mp['test_size']:,}" in row
     assert s["batch_size"] == 64 or f"batch {s['batch_size']}" in row
     if profile == "cpu":
-        from aecgcnn.studies import split_train_size
+        from aecgcnn.workflow.studies import split_train_size
         assert f"70-30 trains on {split_train_size('70-30', s['train_size']):,}" in row
 
 
@@ -88,7 +88,7 @@ def test_a_reduced_table2_keeps_the_papers_ratio_of_training_data():
     """At a profile's cap, 70-30 trains on (0.7 x 0.9) / 0.8 of the 80-10-10 crystals (the splits' training parts:
     70-30 carves a tenth of its 70 % for validation); the full splits (None) are left as they are."""
     from aecgcnn.data.splits import make_split
-    from aecgcnn.studies import ladder_experiment, split_train_size
+    from aecgcnn.workflow.studies import ladder_experiment, split_train_size
     assert split_train_size("80-10-10", 2000) == 2000 and split_train_size("70-30", 2000) == round(2000 * 0.63 / 0.8)
     assert split_train_size("70-30", None) is None and split_train_size("file", 300) == 300
 
@@ -109,8 +109,8 @@ def test_notebook_parameters_that_change_a_run_get_their_own_folders(tmp_path, m
     them: the profile's own runs keep their folders (literal paths below), a variant's folder is named after its
     changes, and GeoCGNN's Table III runs ignore the AE-CGCNN model_options. Tables and figures of a variant go to
     figures/<profile>/<variant>."""
-    from aecgcnn.reports import output_dirs
-    from aecgcnn.studies import curve_experiment, ladder_experiment, run_variant
+    from aecgcnn.workflow.reports import output_dirs
+    from aecgcnn.workflow.studies import curve_experiment, ladder_experiment, run_variant
     monkeypatch.setenv("AECGCNN_DATA", str(tmp_path / "data"))  # a data directory: the profile's own runs
     cpu, mp = profile_settings("mof", "cpu", seeds=[0], finished_only=True), profile_settings("mp_curve", "cpu")
     assert "changed" not in cpu and run_variant(cpu) == "" and run_variant(cpu, {}, "paper", None, None) == ""
@@ -145,7 +145,7 @@ def test_notebook_parameters_that_change_a_run_get_their_own_folders(tmp_path, m
 
 def test_captions_name_the_variant_of_changed_runs():
     """A side study's tables and figures say which variant they show; the profile's own say only the profile."""
-    from aecgcnn.studies import profile_label, profile_settings, run_variant
+    from aecgcnn.workflow.studies import profile_label, profile_settings, run_variant
     settings = profile_settings("mof", "cpu")
     assert profile_label("cpu", run_variant(settings, data_dir="/nowhere")) == "profile cpu"
     assert profile_label("cpu", run_variant(settings, {"node_dim": 128}, lr=3e-4, data_dir="/nowhere")) == \

@@ -1,10 +1,10 @@
-"""aecgcnn.verdicts: the rules that mark the paper's claims supported / not supported / undecided, on literal
+"""aecgcnn.workflow.verdicts: the rules that mark the paper's claims supported / not supported / undecided, on literal
 numbers worked out by hand."""
 import json
 
 import pytest
 
-from aecgcnn.verdicts import (Verdict, ladder_verdict, large_size_verdict, learning_curve_verdict, lower_error,
+from aecgcnn.workflow.verdicts import (Verdict, ladder_verdict, large_size_verdict, learning_curve_verdict, lower_error,
                               metal_verdict, motif_verdict, split_verdict, write_verdicts)
 
 
@@ -73,7 +73,7 @@ def test_attention_verdicts_need_both_measures():
 def test_the_difference_interval_is_the_student_t_interval():
     """Paired: mean(d) ± t(0.975, n − 1) s_d / √n of d = a − b; Welch: the two variances and Welch–Satterthwaite
     degrees of freedom (literal transcriptions, t quantiles from tables)."""
-    from aecgcnn.verdicts import difference_interval
+    from aecgcnn.workflow.verdicts import difference_interval
     a, b = [0.70, 0.72, 0.69], [0.71, 0.75, 0.70]
     d = [x - y for x, y in zip(a, b)]
     m = sum(d) / 3
@@ -95,7 +95,7 @@ def test_alike_needs_the_whole_interval_inside_a_margin_fixed_in_advance():
     """Equivalence: supported only when the 95 % interval of the difference lies inside a margin the paper fixes (its
     widest "similar" gap, 0.293 against 0.30: 0.007 / 0.2965 of the mean error); noisier seeds can only turn a
     verdict undecided, never supported (the old rule, "within the seed spread", did the opposite)."""
-    from aecgcnn.verdicts import EQUIVALENCE_MARGIN, similar_error
+    from aecgcnn.workflow.verdicts import EQUIVALENCE_MARGIN, similar_error
     assert abs(EQUIVALENCE_MARGIN - 0.007 / 0.2965) < 1e-12
     assert similar_error([0.700, 0.705, 0.702], [0.701, 0.703, 0.704], paired=True)[0] == "supported"
     assert similar_error([0.60, 0.80, 0.70], [0.72, 0.70, 0.74])[0] == "undecided"  # noise is not "alike"
@@ -112,7 +112,7 @@ def test_descriptor_verdict_reads_the_paper_per_dataset():
     """Table II, AE-CGCNN against the descriptor model on the same MOFs: "similar performance" where the paper says
     so (an equivalence test, paired by seed), the table's order (descriptors lower) at CoRE-2019 16 bar; one seed
     decides nothing."""
-    from aecgcnn.verdicts import descriptor_verdict
+    from aecgcnn.workflow.verdicts import descriptor_verdict
     alike = descriptor_verdict([0.700, 0.705, 0.702], [0.701, 0.703, 0.704], "core2019-co2-0.15bar")
     assert alike.status == "supported" and "performs like" in alike.claim and "0.54 against 0.54" in alike.paper
     noisy = descriptor_verdict([0.70, 0.71, 0.69], [0.72, 0.70, 0.74], "core2019-co2-0.15bar")
@@ -136,7 +136,7 @@ def test_verdicts_are_written_with_provenance(tmp_path):
 
 def test_seeds_must_agree_for_an_attention_verdict():
     import pandas as pd
-    from aecgcnn.verdicts import attention_verdicts, combine_seeds
+    from aecgcnn.workflow.verdicts import attention_verdicts, combine_seeds
     metal = {"enrichment": 0.39, "enrichment_lo": 0.33, "enrichment_hi": 0.46, "top1_share": 0.02, "atom_share": 0.06}
     ring = {"enrichment": 0.88, "enrichment_lo": 0.85, "enrichment_hi": 0.91, "top1_share": 0.10, "atom_share": 0.33}
     leaf = {"enrichment": 1.20, "enrichment_lo": 1.17, "enrichment_hi": 1.23, "top1_share": 0.68, "atom_share": 0.47}
@@ -159,7 +159,7 @@ def test_seeds_must_agree_for_an_attention_verdict():
 def test_paper_table3_splits_transcribe_the_printed_column():
     """Table III's "train/validation/test split" column as printed: 300/38/38 ... 111,496/13,936/13,936; up to
     13,912 the validation and test sets are an eighth of the training set."""
-    from aecgcnn.paper import TABLE3, TABLE3_SPLITS
+    from aecgcnn.workflow.paper import TABLE3, TABLE3_SPLITS
     assert set(TABLE3_SPLITS) == set(TABLE3)
     assert TABLE3_SPLITS[300] == (38, 38) and TABLE3_SPLITS[27824] == (9274, 9274)
     assert TABLE3_SPLITS[111496] == (13936, 13936)

@@ -21,6 +21,7 @@ from aecgcnn.data.cache import build_graphs
 from aecgcnn.data.datasets import DATASETS, dataset_digests, load_entries, recorded_same_data, resolve_data_dir
 from aecgcnn.data.sources import file_digests
 from aecgcnn.data.splits import make_split
+from aecgcnn.experiment import nested_subsets
 from aecgcnn.features import metal_mask
 from aecgcnn.graph import CrystalGraph
 from aecgcnn.metrics import regression_metrics
@@ -138,7 +139,6 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
     to ``out_dir/metrics.json``, and a finished fit of the same experiment on the same data there is reused."""
     import json
 
-    from aecgcnn.experiment import nested_subsets
     experiment = {"dataset": dataset, "split": split, "seed": seed, "regressor": regressor,
                   "use_geometry": use_geometry,
                   **{k: v for k, v in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size))

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
+from aecgcnn.paths import user_cache_root
 from aecgcnn.cif import parse_cif
 from aecgcnn.data.datasets import Entry
 from aecgcnn.data.workers import GRAPH_TIME_LIMIT, map_limited
@@ -26,8 +27,8 @@ CACHE_ENV_VAR = "AECGCNN_CACHE"
 
 
 def default_cache_dir() -> Path:
-    """``$AECGCNN_CACHE`` or ``~/.cache/aecgcnn/graphs``."""
-    return Path(os.environ.get(CACHE_ENV_VAR, Path.home() / ".cache" / "aecgcnn" / "graphs"))
+    """``$AECGCNN_CACHE``, else ``graphs/`` in the user's cache (``~/.cache/aecgcnn/graphs``)."""
+    return Path(os.environ.get(CACHE_ENV_VAR) or user_cache_root() / "graphs")
 
 
 def content_hash(text: str) -> str:

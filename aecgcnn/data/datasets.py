@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
 from aecgcnn.data.sources import BW20K_RECORD, FILES, file_digests
 
 ENV_VAR = "AECGCNN_DATA"

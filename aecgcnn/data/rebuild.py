@@ -28,8 +28,8 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
-from aecgcnn import InputError
-from aecgcnn.data.sources import sha256_of
+from aecgcnn.errors import InputError
+from aecgcnn.data.sources import FILES, sha256_of
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 _CGCNN_MOF = f"{GITHUB_RAW}/zakariyyabrewster/CGCNN_MOF/c000efcb5935fd75b8f2a13cb770c36030d8fe57/test_datasets"
@@ -457,3 +457,22 @@ def rebuild(rel_path: str, data_dir: Path, base_url: str | None = None, progress
 
 __all__ = ["UPSTREAM", "RECIPES", "MANUAL", "Upstream", "Recipe", "Context", "fetch", "rebuild", "labels_digest",
            "gunzip_digest", "merge_core2019_labels", "merge_megnet_mp2025", "merge_matbench", "sha256_of"]
+
+
+def download(rel_path: str, data_dir: Path, base_url: str | None = None, progress: bool = True) -> tuple[Path, str]:
+    """Make ``<data_dir>/<rel_path>`` available → (path, what was done: ``verified`` | ``rebuilt``). A present copy
+    is checked against its SHA-256 (a mismatch is an InputError); a missing one is rebuilt from its upstream sources
+    (:func:`rebuild`; ``base_url``: a mirror of raw.githubusercontent.com). Without an
+    automated rebuild: an InputError with the manual steps and the upstream sources."""
+    src = FILES[rel_path]
+    target = Path(data_dir) / rel_path
+    if target.exists():
+        digest = sha256_of(target)
+        if digest != src.sha256:
+            raise InputError(f"{target}: checksum mismatch (got {digest}, expected {src.sha256}); "
+                             "the file differs from the one our results were measured on")
+        return target, "verified"
+    if rel_path in RECIPES:
+        return rebuild(rel_path, data_dir, base_url, progress), "rebuilt"
+    raise InputError(f"{target}: not present and not rebuilt automatically yet. By hand: {MANUAL.get(rel_path, 'see data/README.md')}. "
+                     f"Upstream sources: {'; '.join(src.upstream)}")

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
 
 
 
@@ -93,22 +93,3 @@ def file_digests(root, files) -> dict[str, str]:
         return {}
     return {f: _sha256_cached(str(p), p.stat().st_size, p.stat().st_mtime_ns) for f, p in paths.items()}
 
-
-def download(rel_path: str, data_dir: Path, base_url: str | None = None, progress: bool = True) -> tuple[Path, str]:
-    """Make ``<data_dir>/<rel_path>`` available → (path, what was done: ``verified`` | ``rebuilt``). A present copy
-    is checked against its SHA-256 (a mismatch is an InputError); a missing one is rebuilt from its upstream sources
-    (:func:`aecgcnn.data.rebuild.rebuild`; ``base_url``: a mirror of raw.githubusercontent.com). Without an
-    automated rebuild: an InputError with the manual steps and the upstream sources."""
-    from aecgcnn.data.rebuild import MANUAL, RECIPES, rebuild
-    src = FILES[rel_path]
-    target = Path(data_dir) / rel_path
-    if target.exists():
-        digest = sha256_of(target)
-        if digest != src.sha256:
-            raise InputError(f"{target}: checksum mismatch (got {digest}, expected {src.sha256}); "
-                             "the file differs from the one our results were measured on")
-        return target, "verified"
-    if rel_path in RECIPES:
-        return rebuild(rel_path, data_dir, base_url, progress), "rebuilt"
-    raise InputError(f"{target}: not present and not rebuilt automatically yet. By hand: {MANUAL.get(rel_path, 'see data/README.md')}. "
-                     f"Upstream sources: {'; '.join(src.upstream)}")

@@ -11,9 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from aecgcnn import InputError
+from aecgcnn.errors import InputError
+from aecgcnn.paths import checkout_root, user_cache_root
 
-SPLITS_DIR = Path(__file__).resolve().parents[2] / "data" / "splits"
+def splits_dir() -> Path:
+    """Where split files are saved by default: ``data/splits`` of the repository clone the package runs from (the
+    committed records of the paper's splits), else ``splits/`` in the user's cache (:mod:`aecgcnn.paths`)."""
+    root = checkout_root()
+    return root / "data" / "splits" if root is not None else user_cache_root() / "splits"
 #: the share of a training part carved out for validation where a split has none of its own (70-30, matbench folds)
 VAL_FRACTION_OF_TRAIN = 0.1
 
@@ -81,7 +86,7 @@ def make_split(kind: str, entries, seed: int = 0) -> dict:
 
 def save_split(split: dict, dataset: str, name: str, root: Path | None = None) -> Path:
     """Write a split as JSON to ``<root>/<dataset>/<name>.json`` (root: the project's data/splits)."""
-    path = Path(root or SPLITS_DIR) / dataset / f"{name}.json"
+    path = Path(root or splits_dir()) / dataset / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     counts = {k: len(v) for k, v in split.items() if k != "meta"}
     payload = {"dataset": dataset, "meta": split.get("meta", {}), "counts": counts,

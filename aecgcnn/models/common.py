@@ -138,7 +138,8 @@ class CrystalModel(nn.Module):
     this): ``kind`` (the name checkpoints record), ``config`` (a dataclass, saved in checkpoints), ``normalizer``
     (target statistics, saved with the weights), ``forward(batch, return_attention=False)`` → normalised
     predictions [B] (with ``return_attention``, also a dict of attention tensors, empty when the family has none),
-    ``predict(batch)`` → predictions in target units [B], ``config_dict()``."""
+    ``predict(batch)`` → predictions in target units [B], ``predict_with_std(batch)`` → (predictions, None: one
+    model has no spread; :class:`aecgcnn.ensemble.Ensemble` returns its members' σ there), ``config_dict()``."""
 
     kind = ""
 
@@ -155,3 +156,8 @@ class CrystalModel(nn.Module):
     def predict(self, batch) -> torch.Tensor:
         """Predictions in target units [B] (eval mode is the caller's choice)."""
         return self.normalizer.denorm(self.forward(batch))
+
+    @torch.no_grad()
+    def predict_with_std(self, batch) -> tuple[torch.Tensor, None]:
+        """(:meth:`predict`, None): the interface an ensemble shares, where the second item is the members' σ."""
+        return self.predict(batch), None

@@ -37,7 +37,7 @@ TABLE3_SPLITS = {300: (38, 38), 500: (63, 63), 1000: (125, 125), 3478: (434, 434
 
 #: §IV.B: "for both configurations, AE-CGCNN outperforms GeoCGNN in test MAE". Read as Table III's two largest
 #: rows, the only ones with an uncertainty (27,824 and 111,496 training crystals); the smaller rows have GeoCGNN
-#: lower at most sizes. aecgcnn.verdicts judges both readings.
+#: lower at most sizes. aecgcnn.workflow.verdicts judges both readings.
 TABLE3_CLAIMED_FROM = 27824
 
 LADDER_LABELS = {"cgcnn": "CGCNN", "edge": "+Edge", "attention": "+Attention", "cg": "+C/G",

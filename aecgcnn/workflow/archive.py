@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aecgcnn.data.datasets import is_demo
+from aecgcnn.paths import checkout_root
 from aecgcnn.runlock import lock_owner
 from aecgcnn.safeload import load_pt
-from aecgcnn.status import find_runs
+from aecgcnn.workflow.status import find_runs
 from aecgcnn.train import read_history
 
 #: the files of a finished run that the archive keeps (those present are copied)
@@ -170,7 +171,8 @@ def restore_runs(archive_root, runs_root, dry_run: bool = False) -> ArchiveRepor
 
 
 #: the archive of the repository's own ``runs/`` (``results/runs``, committed)
-REPOSITORY_ARCHIVE = Path(__file__).resolve().parents[1] / "results" / "runs"
+#: ``results/runs`` of the repository clone the package runs from (None for an installed package)
+REPOSITORY_ARCHIVE = checkout_root() / "results" / "runs" if checkout_root() is not None else None
 
 
 def restore_hint(runs_root) -> str | None:
@@ -178,7 +180,7 @@ def restore_hint(runs_root) -> str | None:
     many archived runs of that profile (:data:`REPOSITORY_ARCHIVE`) a restore would bring in, with the command;
     None when there are none (or ``runs_root`` is elsewhere)."""
     runs_root = Path(runs_root).resolve()
-    if runs_root.parent != REPOSITORY_ARCHIVE.parents[1] / "runs":
+    if REPOSITORY_ARCHIVE is None or runs_root.parent != (REPOSITORY_ARCHIVE.parents[1] / "runs").resolve():
         return None
     archive = REPOSITORY_ARCHIVE / runs_root.name
     if not archive.is_dir():

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from aecgcnn.provenance import stamp
+from aecgcnn.workflow.paper import TABLE2, TABLE2_SIMILAR, TABLE3, TABLE3_CLAIMED_FROM, TABLE3_SPLITS
+
 STATUSES = ("supported", "not supported", "undecided")
 
 
@@ -101,9 +104,8 @@ def split_verdict(mae_80: list[float], mae_70: list[float]) -> Verdict:
 
 def paper_similar_margin() -> float:
     """The widest relative gap the paper itself calls "similar performance": over the Table II rows of
-    :data:`aecgcnn.paper.TABLE2_SIMILAR`, max |AE-CGCNN − descriptors| / their mean (0.293 against 0.30 at BW-20K
+    :data:`aecgcnn.workflow.paper.TABLE2_SIMILAR`, max |AE-CGCNN − descriptors| / their mean (0.293 against 0.30 at BW-20K
     0.15 bar: 2.4 %). Computed from the paper's numbers alone, so it is fixed before any run of ours."""
-    from aecgcnn.paper import TABLE2, TABLE2_SIMILAR
     gaps = []
     for name in TABLE2_SIMILAR:
         a, b = TABLE2[name]["ae-cgcnn-70-30"][0], TABLE2[name]["moosavi-70-30"][0]
@@ -162,10 +164,9 @@ def _subject(name: str, reason: str) -> str:
 
 def descriptor_verdict(ae_mae: list[float], descriptor_mae: list[float], dataset: str) -> Verdict:
     """Table II, AE-CGCNN against the descriptor model of Moosavi et al. at 70-30, both fitted on the same MOFs.
-    Where the paper says "similar performance" (:data:`aecgcnn.paper.TABLE2_SIMILAR`) the claim is that they perform
+    Where the paper says "similar performance" (:data:`aecgcnn.workflow.paper.TABLE2_SIMILAR`) the claim is that they perform
     alike (:func:`similar_error`, paired: seed k of both fits the same split); elsewhere its table's order, the
     descriptor model lower (:func:`lower_error`). Per-seed test MAE of each, in the same seed order."""
-    from aecgcnn.paper import TABLE2, TABLE2_SIMILAR
     moosavi, ae = TABLE2[dataset]["moosavi-70-30"][0], TABLE2[dataset]["ae-cgcnn-70-30"][0]
     evidence = (f"AE-CGCNN {_fmt(ae_mae)}; descriptors {_fmt(descriptor_mae)} (test MAE; the descriptors fitted on "
                 "the MOFs AE-CGCNN trains and selects on)")
@@ -182,8 +183,7 @@ def descriptor_verdict(ae_mae: list[float], descriptor_mae: list[float], dataset
 
 def _paper_orders() -> str:
     """Where the paper's own Table III has each model lower, and how large its test sets below the claimed range are
-    (computed from :data:`aecgcnn.paper.TABLE3` and ``TABLE3_SPLITS``)."""
-    from aecgcnn.paper import TABLE3, TABLE3_CLAIMED_FROM, TABLE3_SPLITS
+    (computed from :data:`aecgcnn.workflow.paper.TABLE3` and ``TABLE3_SPLITS``)."""
     geo = [n for n, (g, a) in TABLE3.items() if g < a]
     ae = [n for n, (g, a) in TABLE3.items() if a < g]
     sizes = lambda ns: ", ".join(f"{n:,}" for n in ns)  # noqa: E731
@@ -218,9 +218,8 @@ def learning_curve_verdict(per_size: dict[int, tuple[list[float], list[float]]])
 
 def large_size_verdict(per_size: dict[int, tuple[list[float], list[float]]]) -> Verdict:
     """Table III as the paper words it: "for both configurations, AE-CGCNN outperforms GeoCGNN", read as its
-    largest rows (≥ :data:`aecgcnn.paper.TABLE3_CLAIMED_FROM` training crystals). Judged like
+    largest rows (≥ :data:`aecgcnn.workflow.paper.TABLE3_CLAIMED_FROM` training crystals). Judged like
     :func:`learning_curve_verdict` on our sizes in that range only."""
-    from aecgcnn.paper import TABLE3_CLAIMED_FROM
     large = {n: v for n, v in per_size.items() if n >= TABLE3_CLAIMED_FROM}
     return _curve_verdict(large, f"Table III: AE-CGCNN below GeoCGNN from {TABLE3_CLAIMED_FROM:,} training crystals",
                           "§IV.B: \"for both configurations, AE-CGCNN outperforms GeoCGNN in test MAE\" (read as its "
@@ -334,7 +333,6 @@ def markdown_table(verdicts: list[dict]) -> list[str]:
 def write_verdicts(verdicts: list[Verdict], name: str, out_dir, **provenance) -> Path:
     """Write ``<name>.json`` (the verdicts and a provenance stamp, :func:`aecgcnn.provenance.stamp`) and
     ``<name>.md`` (a table) into ``out_dir``; returns the Markdown path."""
-    from aecgcnn.provenance import stamp
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     prov = stamp(provenance.pop("device", "cpu"), **provenance)

@@ -14,6 +14,7 @@ import json
 import math
 from pathlib import Path
 
+from aecgcnn.data.datasets import DATASETS
 from aecgcnn.runlock import lock_owner
 from aecgcnn.train import read_history
 
@@ -74,7 +75,6 @@ def estimate_paces(statuses: list[dict]) -> list[dict]:
     runs whose plans agree on :data:`PACE_KEYS` and whose datasets read the same structures: the mean pace of those
     with the same number of crystals per epoch, else that of the nearest size scaled by the ratio of crystals per
     epoch. Left None when no run is similar."""
-    from aecgcnn.data.datasets import DATASETS
 
     def key(s):  # datasets that read the same structure files (e.g. CoRE-2019 at 0.15 and 16 bar) cost the same
         dataset = s["plan"].get("dataset")

@@ -1,6 +1,6 @@
 """Study orchestration for the notebooks: experiment scale per profile (``quick`` for CI, ``cpu`` for this
 machine, ``paper`` for a GPU), the ladder of Table I / Figures 1-2 trained with one configuration, and the command
-that reproduces a notebook run. (Tables and figures: :mod:`aecgcnn.reports`.)"""
+that reproduces a notebook run. (Tables and figures: :mod:`aecgcnn.workflow.reports`.)"""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,8 @@ from pathlib import Path
 
 from aecgcnn.data.datasets import is_demo, resolve_data_dir
 from aecgcnn.data.splits import VAL_FRACTION_OF_TRAIN
+from aecgcnn.experiment import Experiment, run_study
+from aecgcnn.models import LADDER
 from aecgcnn.models.fused import LEGACY_EDGE_PRECISION
 from aecgcnn.protocols import DEFAULT_PROTOCOL
 
@@ -89,7 +91,6 @@ def run_queue(groups: dict, settings: dict, entries=None) -> dict:
     :data:`QUEUE_SETTINGS`. Returns key -> that group's :func:`aecgcnn.experiment.run_seeds` result. When
     ``skip_busy`` left no run out (every group has all its seeds), it is dropped from ``settings``, so the tables
     stamped with them read as complete."""
-    from aecgcnn.experiment import run_study
     queue = {key: settings.get(key, False) for key in QUEUE_SETTINGS}
     out = run_study(groups, entries, settings.get("processes", 1), **queue)
     if settings.get("skip_busy") and all(out[key]["seeds"] == list(seeds) for key, (_, seeds) in groups.items()):
@@ -173,7 +174,6 @@ def ladder_experiment(dataset: str, preset: str, settings: dict, runs_dir, split
     train and the quickstart reuses. ``model_options``: AE-CGCNN config changes of every rung; ``overrides``: this
     rung's own. The profile's ``train_size`` is that of the 80-10-10 split; other splits scale it
     (:func:`split_train_size`)."""
-    from aecgcnn.experiment import Experiment
     variant = run_variant(settings, model_options, protocol, lr, weight_decay, data_dir)
     folder = Path(runs_dir) / dataset / split / preset / variant
     return Experiment(dataset=dataset, preset=preset, split=split, epochs=settings["epochs"],
@@ -194,7 +194,6 @@ def curve_experiment(dataset: str, preset: str, train_size: int, settings: dict,
     subsets are nested and the validation / test subsets are the same at every size. Runs go to
     ``runs_dir/<dataset>/learning-curve/<preset>[/<variant>]/n<size>/seed<k>`` (:func:`run_variant`);
     ``overrides``: the study's own config changes of this model, ``model_options``: the notebook's (AE-CGCNN)."""
-    from aecgcnn.experiment import Experiment
     variant = run_variant(settings, model_options, protocol, lr, weight_decay, data_dir)
     folder = Path(runs_dir) / dataset / "learning-curve" / preset / variant
     return Experiment(dataset=dataset, preset=preset, overrides={**(model_options or {}), **(overrides or {})},
@@ -226,7 +225,6 @@ def ladder_groups(dataset: str, settings: dict, runs_dir, presets=None, split: s
     """``{preset: (Experiment, seeds)}``: the groups of :func:`run_ladder` (same arguments) for
     :func:`aecgcnn.experiment.run_study`, so a notebook can put the ladders of several datasets or splits in one
     queue (Table II) and a second process running it never waits while another run is left."""
-    from aecgcnn.models import LADDER
     return {preset: (ladder_experiment(dataset, preset, settings, runs_dir, split, data_dir, device, protocol,
                                        model_options, lr, weight_decay, overrides.get(preset)), settings["seeds"])
             for preset in presets or settings.get("presets") or LADDER}

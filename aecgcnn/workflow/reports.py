@@ -1,5 +1,5 @@
 """Result helpers the notebooks share: stamped tables (CSV + Markdown), figures, curves, number format.
-(What runs at which scale: :mod:`aecgcnn.studies`.)"""
+(What runs at which scale: :mod:`aecgcnn.workflow.studies`.)"""
 from __future__ import annotations
 
 import json
@@ -7,16 +7,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from aecgcnn.figures import save_figure  # noqa: F401  (the notebooks' import)
 from aecgcnn.provenance import stamp
+from aecgcnn.workflow.repo import repository
 
-FIGURES = Path(__file__).resolve().parents[1] / "figures"
+
+def figures_root() -> Path:
+    """``figures/`` of the repository (:func:`aecgcnn.workflow.repo.repository`)."""
+    return repository() / "figures"
+
 
 def output_dirs(profile: str, out_dir=None, variant: str = "") -> tuple[Path, Path]:
     """(figures/tables folder, runs folder) for a profile: ``figures/<profile>`` and ``runs/<profile>``
     unless ``out_dir`` is given, so CI's quick profile never overwrites committed cpu/paper results. ``variant``
-    (:func:`aecgcnn.studies.run_variant`: notebook parameters that change what a run computes) puts the tables and
+    (:func:`aecgcnn.workflow.studies.run_variant`: notebook parameters that change what a run computes) puts the tables and
     figures in ``figures/<profile>/<variant>``, beside the profile's own (its runs get their own folders too)."""
-    figs = (Path(out_dir) if out_dir else FIGURES / profile) / variant
+    figs = (Path(out_dir) if out_dir else figures_root() / profile) / variant
     figs.mkdir(parents=True, exist_ok=True)
     return figs, runs_dir(profile, out_dir)
 
@@ -24,13 +30,13 @@ def output_dirs(profile: str, out_dir=None, variant: str = "") -> tuple[Path, Pa
 def runs_dir(profile: str, out_dir=None) -> Path:
     """Where a notebook of ``profile`` keeps its training runs: ``runs/<profile>`` of the repository, or
     ``out_dir/runs`` when the notebook's ``out_dir`` parameter is given."""
-    return (Path(out_dir) / "runs") if out_dir else FIGURES.parent / "runs" / profile
+    return (Path(out_dir) / "runs") if out_dir else repository() / "runs" / profile
 
 
 def write_table(df: pd.DataFrame, name: str, caption: str, out_dir=None, **provenance) -> Path:
     """Write ``df`` as ``<name>.csv`` and ``<name>.md`` (caption + provenance + table) into ``out_dir``
     (default ``figures/``); returns the Markdown path. Missing values (NaN, None) are empty cells in both."""
-    out = Path(out_dir or FIGURES)
+    out = Path(out_dir or figures_root())
     out.mkdir(parents=True, exist_ok=True)
     prov = stamp(provenance.pop("device", "cpu"), **provenance)
     df.to_csv(out / f"{name}.csv", index=False)
@@ -39,16 +45,6 @@ def write_table(df: pd.DataFrame, name: str, caption: str, out_dir=None, **prove
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     (out / f"{name}.provenance.json").write_text(json.dumps(prov, indent=2))
     return out / f"{name}.md"
-
-
-def save_figure(fig, name: str, out_dir=None) -> list[Path]:
-    """Save a matplotlib figure as PNG and PDF into ``out_dir`` (default ``figures/``)."""
-    out = Path(out_dir or FIGURES)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    for p in paths:
-        fig.savefig(p, bbox_inches="tight", dpi=150)
-    return paths
 
 
 def plot_curves(histories: dict[str, list[dict]], key: str, ylabel: str, start_epoch: int = 2, ax=None):
