@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from pymatgen.core import Structure
 
 from aecgcnn.errors import InputError
 from aecgcnn.checkpoint import load_checkpoint, trained_edge_precision
@@ -71,7 +72,6 @@ class _Item:
 def _structure_items(obj, k: int) -> _Item:
     """A pymatgen Structure (charges from a ``charge`` site property) or ASE Atoms (charges from the initial
     charges, when any is non-zero) as an item."""
-    from pymatgen.core import Structure
     if isinstance(obj, Structure):
         charges = obj.site_properties.get("charge")
         return _Item(id=f"structure{k}", origin=f"<Structure {obj.composition.reduced_formula}>",
@@ -85,8 +85,14 @@ def _structure_items(obj, k: int) -> _Item:
 
 
 def _is_structure(obj) -> bool:
-    kind = type(obj).__module__
-    return kind.startswith("pymatgen.core") or kind.startswith("ase.atoms")
+    """A pymatgen Structure or an ASE Atoms (ASE checked only when installed)."""
+    if isinstance(obj, Structure):
+        return True
+    try:
+        from ase import Atoms  # optional: ASE inputs need ASE
+    except ImportError:
+        return False
+    return isinstance(obj, Atoms)
 
 
 def collect_items(items) -> tuple[list[_Item], list[tuple[str, str]]]:

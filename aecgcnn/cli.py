@@ -98,7 +98,7 @@ def _add_edge_precision(q, default: str = "as the model was trained") -> None:
     """``--edge-precision`` (:data:`aecgcnn.models.fused.EDGE_PRECISIONS`; None when not given)."""
     from aecgcnn.models.fused import EDGE_PRECISIONS
     q.add_argument("--edge-precision", choices=sorted(EDGE_PRECISIONS), default=None,
-                   help=f"per-edge GEMMs of the attention layers on CPU (default: {default}; README, Performance)")
+                   help=f"per-edge GEMMs of the attention layers on CPU (default: {default}; docs/performance.md)")
 
 
 def _model_and_paths(args) -> tuple[str, list[str]]:

@@ -10,7 +10,7 @@ written once. Individual settings (CLI flags, notebook parameters, ``Experiment`
   z = v_i ⊕ v_j ⊕ e (its initialisation), 3 conv layers, batch 256, no weight decay, lr 1e-3, 50 epochs.
   The model options apply to every AE-CGCNN rung (the ladder above CGCNN keeps its own additions).
 
-The audit of every difference between the two is the README model card's "Fidelity audit" table.
+The audit of every difference between the two is the docs/model-card.md's "Fidelity audit" table.
 
 A baseline keeps its own published optimiser recipe where it has one (:data:`MODEL_TRAIN`), under every protocol:
 GeoCGNN trains without weight decay, as its published code does. An explicit ``weight_decay`` (``--weight-decay``,
@@ -34,7 +34,7 @@ PROTOCOLS: dict[str, dict] = {
 #: a model's own optimiser settings, on top of any protocol's. GeoCGNN: the published code the paper ran for
 #: Table III (github.com/Tinystormjojo/geo-CGNN, ``process_geo_CGNN.py``) trains Adam with its default weight
 #: decay, 0, which its published command leaves as is; with the paper protocol's 5e-4 it tested at 0.2293 eV/atom
-#: against 0.1375 with 0 (3,478 MP crystals, seed 0; README, Table III). Its batch of 300, 300 epochs and LR step
+#: against 0.1375 with 0 (3,478 MP crystals, seed 0; docs/results.md, Table III). Its batch of 300, 300 epochs and LR step
 #: at epoch 250 are not taken: both models of Table III share a profile's epochs and batch size (the budget).
 MODEL_TRAIN: dict[str, dict] = {"geocgnn": {"weight_decay": 0.0}}
 

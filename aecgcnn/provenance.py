@@ -17,10 +17,10 @@ from aecgcnn.runtime import allocator_state
 _REPO = Path(__file__).resolve().parents[1]
 
 
-#: what the package writes, not what it runs: figures and tables, archived run records, the README's generated
-#: results. Changes there do not make a checkout ``+dirty`` (a notebook regenerating its outputs after another
+#: what the package writes, not what it runs: figures and tables, archived run records, the documentation and its
+#: generated results. Changes there do not make a checkout ``+dirty`` (a notebook regenerating its outputs after another
 #: notebook rewrote its own would otherwise stamp a dirty commit on a result computed by committed code).
-OUTPUT_PATHS = ("figures", "results", "README.md")
+OUTPUT_PATHS = ("figures", "results", "README.md", "docs", "CHANGELOG.md")
 
 
 def _read_commit(repo: Path = _REPO) -> str:

@@ -4,7 +4,7 @@ Why: on CPU these models allocate and free per-edge tensors of tens to hundreds 
 layer and step. glibc as it comes serves every block above its mmap threshold (at most 32 MB) with a fresh
 ``mmap`` and returns it to the kernel on ``free``, so the next tensor of the same size faults all its pages
 in again: on 64-MOF batches the training process spent more time in the kernel (page faults) than in
-PyTorch (README "Performance"). Raising the mmap and trim thresholds keeps freed blocks in the process
+PyTorch (docs/performance.md). Raising the mmap and trim thresholds keeps freed blocks in the process
 for reuse. The setting is made with ``mallopt`` through ctypes, so it reaches notebook kernels and every
 entry point (environment variables such as ``MALLOC_MMAP_THRESHOLD_`` only act at process start).
 

@@ -1,6 +1,6 @@
-"""Splice the saved benchmark outputs (benchmarks/results/*.txt) into README's Performance section.
+"""Splice the saved benchmark outputs (benchmarks/results/*.txt) into docs/performance.md.
 
-README marks each block with ``<!-- BENCH:<file> -->`` ... ``<!-- /BENCH:<file> -->``; the lines between are
+docs/performance.md marks each block with ``<!-- BENCH:<file> -->`` ... ``<!-- /BENCH:<file> -->``; the lines between are
 replaced by the file's text (its description line and Markdown table), so the README shows what the scripts
 printed, never numbers typed in. ``--check`` exits 1 when README differs from the files (tests/test_readme.py).
 
@@ -29,12 +29,13 @@ def render(readme: str) -> str:
 
 
 def main() -> int:
-    path = ROOT / "README.md"
+    path = ROOT / "docs" / "performance.md"
     old = path.read_text()
     new = render(old)
     if "--check" in sys.argv:
         if new != old:
-            print("README benchmark blocks differ from benchmarks/results: run scripts/update_readme_performance.py")
+            print("docs/performance.md benchmark blocks differ from benchmarks/results: run "
+                  "scripts/update_readme_performance.py")
             return 1
         return 0
     path.write_text(new)

@@ -56,13 +56,24 @@ def test_extraction_rejects_an_ambiguous_block():
 
 
 def test_readme_benchmark_tables_are_the_saved_outputs():
-    """Performance tables in README are spliced from benchmarks/results (no typed-in numbers, no drift)."""
+    """Performance tables in docs/performance.md are spliced from benchmarks/results (no typed-in numbers, no
+    drift)."""
     import subprocess
     import sys
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "update_readme_performance.py"), "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
-    assert "<!-- BENCH:train_throughput_cpu.txt -->" in (ROOT / "README.md").read_text()
+    assert "<!-- BENCH:train_throughput_cpu.txt -->" in (ROOT / "docs" / "performance.md").read_text()
+
+
+def test_readme_is_short_and_its_results_are_generated():
+    """A newcomer reads README.md in five minutes: at most 300 lines, with the Python example, and its headline
+    table is the generated verdicts table, the same file the generator writes (no typed-in results)."""
+    import update_readme_results as up
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 300 and "aecgcnn.load_model(" in text
+    head = text.split(up.HEADLINE[0], 1)[1].split(up.HEADLINE[1], 1)[0]
+    assert head.strip() == up.headline().strip()
 
 
 def test_readme_marks_partial_and_earlier_profile_results():

@@ -4,7 +4,7 @@ Moosavi et al. used 165 descriptors: revised autocorrelations (RACs) of the meta
 functional groups, plus Zeo++ pore geometry. Offline we have the Zeo++ geometry (``Di``, ``Df``, ``Dif``
 for every labelled CoRE MOF; ``ASA``, ``CellV``, ``NASA``, ``POAV``, ``POAVF``, ``PONAV``, ``PONAVF``,
 ``density``, ``total_SA``, ``total_POV`` for the 7,525 MOFs with a 16 bar label) and compute chemistry
-descriptors from the CIF ourselves (:func:`chemistry_descriptors`). RACs are not computed (see README).
+descriptors from the CIF ourselves (:func:`chemistry_descriptors`). RACs are not computed (see docs/model-card.md).
 Missing geometry is left as NaN, which scikit-learn's tree models handle natively.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every linear map of z_ijk = v_i ⊕ v_j ⊕ e_ijk is computed as W_i v_i + W_j v_j + W_e e_ijk: node
 projections are done once per atom and gathered for the K slots (docs/design-notes.md §6), all heads in one matmul.
 
-Choices the paper leaves open (also in the README model card):
+Choices the paper leaves open (also in the docs/model-card.md):
 - BatchNorm on the z-projection (over valid slots only) and on the aggregated message, and
   v' = g(v + BN(Σ messages)), as the CGCNN reference code does; g = ReLU (paper).
 - Eq. 5 Γ = Linear + ReLU with a residual: e' = e + ReLU(W [e ⊕ v_i ⊕ v_j] + b); the CGCNN rung keeps
@@ -43,7 +43,7 @@ LEGACY = {"atom_features": "onehot", "activation": "relu", "readout_preact": Fal
 class AECGCNNConfig:
     """Constructor configuration (saved in checkpoints). Defaults: the paper's MOF hyper-parameters.
 
-    Options where the paper is silent or where the reference CGCNN code differs (README model card):
+    Options where the paper is silent or where the reference CGCNN code differs (docs/model-card.md):
     ``atom_features`` ``onehot`` (paper: "one-hot encoding of the atomic number") | ``cgcnn`` (CGCNN's
     element properties); ``activation`` ``relu`` (paper: ReLU) | ``softplus`` (reference CGCNN), used in every
     conv layer, the edge update and the readout; ``readout_preact``: apply the activation to the pooled crystal

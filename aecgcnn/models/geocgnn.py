@@ -1,7 +1,7 @@
 """GeoCGNN baseline (Cheng, Zhang & Dong, Commun. Mater. 2, 92 (2021)), re-implemented from the
 description in docs/design-notes.md §3 on our graph pipeline.
 
-Deviations from the published code (https://github.com/Tinystormjojo/geo-CGNN; README model card, where
+Deviations from the published code (https://github.com/Tinystormjojo/geo-CGNN; docs/model-card.md, where
 ``benchmarks/reference_geocgnn.py`` trains both on one split): padded neighbour slots are masked from the batch-norm
 statistics as well as from the messages (the original fills them with atom 0 at the cutoff distance, masked from the
 messages only); the readout's last layer has a bias and the targets are normalised (the original: no bias, raw
@@ -96,7 +96,7 @@ class GeoCGNN(CrystalModel):
 
     kind = "geocgnn"
     #: training compiles the blocks (aecgcnn.train.compile_for_training): op by op every block materialises
-    #: [atoms, 12, 2H] several times; compiled, 1.5-1.7x faster on MP batches of 64 (1 thread; README, Performance)
+    #: [atoms, 12, 2H] several times; compiled, 1.5-1.7x faster on MP batches of 64 (1 thread; docs/performance.md)
     compiles_by_default = True
 
     def __init__(self, config: GeoCGNNConfig | dict | None = None):

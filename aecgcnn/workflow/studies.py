@@ -14,7 +14,7 @@ from aecgcnn.models.fused import LEGACY_EDGE_PRECISION
 from aecgcnn.protocols import DEFAULT_PROTOCOL
 
 # Experiment scale per experiment family and profile. quick: CI (a couple of minutes on 2 CPU cores);
-# cpu: what this 2-core machine can afford for the paper's claims (README, "Notebooks": the measured cost per run;
+# cpu: what this 2-core machine can afford for the paper's claims (docs/notebooks.md: the measured cost per run;
 # runs resume epoch by epoch and finished runs are reused, so a notebook can be run again until it completes);
 # paper: the paper's protocol (50 epochs, 5 splits, full data) for a GPU.
 # presets: the Table I / Figures 1-2 rungs trained (None: all six).
@@ -25,7 +25,7 @@ PROFILES = {
         "quick": {"train_size": 64, "val_size": 32, "test_size": 64, "epochs": 1, "seeds": [0], "compile": False,
                   "batch_size": 16},
         # 2,000 of the 7,464 training MOFs (val 500, the whole test split), 30 epochs, 3 seeds, all six rungs
-        # (the full split x 30 epochs x 3 seeds would take days of this machine; cost per run in the README)
+        # (the full split x 30 epochs x 3 seeds would take days of this machine; cost per run in docs/notebooks.md)
         # fp32: these runs were started before bf16 became the default, and one table must not mix precisions
         "cpu": {"train_size": 2000, "val_size": 500, "test_size": None, "epochs": 30, "seeds": [0, 1, 2],
                 "compile": False, "edge_precision": LEGACY_EDGE_PRECISION},

@@ -1,6 +1,6 @@
 """Verdicts on the paper's claims from our measurements: each claim marked ``supported``, ``not supported`` or
 ``undecided`` with the evidence (mean ± std over seeds) and a one-line reason. The notebooks that own the numbers
-call these and write the verdicts beside their tables (:func:`write_verdicts`); the README collects them.
+call these and write the verdicts beside their tables (:func:`write_verdicts`); README.md and docs/results.md collect them.
 
 The rule for "A and B perform alike" (:func:`similar_error`): an equivalence margin fixed in advance (the widest
 relative gap the paper itself calls "similar", 2.4 % of the mean error), supported only when the whole 95 % interval
