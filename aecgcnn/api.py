@@ -24,7 +24,8 @@ from aecgcnn.checkpoint import load_checkpoint, trained_edge_precision
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.data.cache import build_graphs, timeout_message
 from aecgcnn.data.datasets import Entry
-from aecgcnn.data.workers import GRAPH_TIME_LIMIT, map_limited
+from aecgcnn.config import GRAPH_TIME_LIMIT, PREDICT_BATCH_SIZE
+from aecgcnn.data.workers import map_limited
 from aecgcnn.ensemble import Ensemble, is_ensemble, load_ensemble, predict_values
 from aecgcnn.graph import build_graph
 from aecgcnn.models.fused import compile_for_job, edge_precision
@@ -181,7 +182,7 @@ class Model:
                 failures)
 
     @torch.no_grad()
-    def predict(self, items, batch_size: int = 32, attention: bool = False, precision: str | None = None,
+    def predict(self, items, batch_size: int = PREDICT_BATCH_SIZE, attention: bool = False, precision: str | None = None,
                 cache_dir=None, progress: bool = False) -> pd.DataFrame:
         """Predictions for ``items`` (CIF paths or folders, CIF text, pymatgen Structures, ASE Atoms; one or a list)
         as a DataFrame: ``id``, ``path`` (the file, or a description of an in-memory item), the prediction column

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aecgcnn.errors import InputError
 from aecgcnn.version import __version__
+from aecgcnn.config import PREDICT_BATCH_SIZE
 from aecgcnn.graph import GraphSettings
 from aecgcnn.outputs import writable_output
 
@@ -411,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     from aecgcnn.features import ATOM_FEATURES
     from aecgcnn.models import LADDER
     from aecgcnn.models.aecgcnn import ACTIVATIONS
-    from aecgcnn.protocols import PROTOCOLS
+    from aecgcnn.config import PROTOCOLS
     run = {f.name: f.default for f in fields(Experiment)}  # train's defaults are the run configuration's
     p = argparse.ArgumentParser(prog="aecgcnn", description="AE-CGCNN: attention-everywhere crystal graph networks")
     p.add_argument("--version", action="version", version=__version__)
@@ -504,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", default="ranked.csv")
     q.add_argument("--ascending", action="store_true", help="rank the lowest prediction first")
     q.add_argument("--workers", type=int, default=None, help="graph-building processes (default: CPU count)")
-    q.add_argument("--batch-size", type=int, default=32)
+    q.add_argument("--batch-size", type=int, default=PREDICT_BATCH_SIZE)
     q.add_argument("--max-cif-mb", type=float, default=None, metavar="MB",
                    help="skip a CIF (file or archive member) larger than this, with that reason (default: 64 MiB)")
     q.add_argument("--top-attention", type=int, default=0, metavar="K",

@@ -28,7 +28,8 @@ from aecgcnn.ensemble import MANIFEST, load_ensemble, predict_with_std
 from aecgcnn.metrics import aggregate, calibration, regression_metrics
 from aecgcnn.models import model_from_preset
 from aecgcnn.models.fused import EDGE_PRECISIONS, LEGACY_EDGE_PRECISION, default_edge_precision
-from aecgcnn.protocols import DEFAULT_PROTOCOL, TRAIN_KEYS, protocol, train_recipe
+from aecgcnn.config import DEFAULT_PROTOCOL, TRAIN_KEYS
+from aecgcnn.protocols import protocol, train_recipe
 from aecgcnn.provenance import stamp, write_record
 from aecgcnn.runlock import RunBusy, lock_owner, run_dir_lock, wait_for_run_dir
 from aecgcnn.safeload import load_pt

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aecgcnn.config import CUTOFF
+
 ATOM_FEATURES = ("onehot", "cgcnn")
 _CGCNN_TABLE = Path(__file__).resolve().parent / "data" / "atom_features_cgcnn.csv"
 
@@ -60,7 +62,7 @@ def _exp(x: torch.Tensor) -> torch.Tensor:
     return torch.exp(x.clamp(min=MIN_EXPONENT))
 
 
-def gaussian_expansion(d: torch.Tensor, d_min: float = 0.0, d_max: float = 8.0, step: float = 0.2,
+def gaussian_expansion(d: torch.Tensor, d_min: float = 0.0, d_max: float = CUTOFF, step: float = 0.2,
                        width: float = 0.2) -> torch.Tensor:
     """exp(−(d − μ_k)² / width²), μ_k = d_min, d_min+step, …, d_max. d: [...] Å → [..., 41] for defaults."""
     n = int(round((d_max - d_min) / step)) + 1
@@ -68,13 +70,13 @@ def gaussian_expansion(d: torch.Tensor, d_min: float = 0.0, d_max: float = 8.0, 
     return _exp(-((d.unsqueeze(-1) - centers) ** 2) / width ** 2)
 
 
-def smooth_cutoff(d: torch.Tensor, cutoff: float = 8.0) -> torch.Tensor:
+def smooth_cutoff(d: torch.Tensor, cutoff: float = CUTOFF) -> torch.Tensor:
     """Φ(d) = 1 − 6x⁵ + 15x⁴ − 10x³, x = d / r_c, zero beyond r_c. d: [...] Å → [...]."""
     x = (d / cutoff).clamp(max=1.0)
     return 1 - 6 * x ** 5 + 15 * x ** 4 - 10 * x ** 3
 
 
-def geo_radial_basis(d: torch.Tensor, n: int = 64, cutoff: float = 8.0) -> torch.Tensor:
+def geo_radial_basis(d: torch.Tensor, n: int = 64, cutoff: float = CUTOFF) -> torch.Tensor:
     """G_k(d) = Φ(d) exp(−β (e^{−d} − μ_k)²), μ_k = e^{−r_c} + (1 − e^{−r_c}) k/n, k = 1..n,
     β = (2 (1 − e^{−r_c}) / n)^{−2}. d: [...] Å → [..., n]."""
     lo = math.exp(-cutoff)

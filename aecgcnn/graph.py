@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aecgcnn.config import CUTOFF, MAX_FRACTIONAL, MAX_IMAGES, MAX_NEIGHBORS, MIN_DISTANCE, MIN_VOLUME_PER_ATOM
 from aecgcnn.errors import InputError
 
 GRAPH_FORMAT_VERSION = 2  # 2: + pw_lattice (the reduced primitive cell, for cell-independent plane waves)
@@ -29,8 +30,8 @@ class GraphSettings:
         max_neighbors: width of the neighbour table (slots per atom).
     """
 
-    cutoff: float = 8.0
-    max_neighbors: int = 12
+    cutoff: float = CUTOFF
+    max_neighbors: int = MAX_NEIGHBORS
     format_version: int = GRAPH_FORMAT_VERSION
 
     def key(self) -> str:
@@ -118,24 +119,12 @@ def reduced_primitive_lattice(structure, symprec: float = 1e-3) -> np.ndarray:
     return Lattice(prim).get_niggli_reduced_lattice().matrix
 
 
-#: atoms closer than this (Å) are one site written twice (the shortest bond, H2, is 0.74 Å; CoRE-2019 holds
-#: separations down to 0.10 Å from resolved disorder, kept as the dataset has them)
-MIN_DISTANCE = 0.05
-#: a cell with less volume per atom (Å³) is degenerate (the densest solids have about 5 Å³ per atom)
-MIN_VOLUME_PER_ATOM = 0.5
-#: fractional coordinates beyond this magnitude are corrupt (they lose all precision when wrapped into the cell)
-MAX_FRACTIONAL = 1e4
-#: the neighbour search of a cell needing more periodic images than this within the cutoff is refused: a cell that
-#: thin is degenerate, and its search would run for hours
-MAX_IMAGES = 100_000
-
-
 def check_structure(structure, cutoff: float, source: str = "<structure>") -> None:
     """Raise :class:`InputError` naming ``source`` when ``structure`` cannot give a meaningful graph: no atoms,
     elements outside Z = 1..100 (the atom-feature table), a lattice or coordinates that are not finite, fractional
-    coordinates beyond :data:`MAX_FRACTIONAL`, a cell volume below :data:`MIN_VOLUME_PER_ATOM` per atom (coplanar
+    coordinates beyond :data:`aecgcnn.config.MAX_FRACTIONAL`, a cell volume below :data:`aecgcnn.config.MIN_VOLUME_PER_ATOM` per atom (coplanar
     lattice vectors), or a cell so thin that the neighbour search within ``cutoff`` (Å) would need more than
-    :data:`MAX_IMAGES` periodic images. Runs before the neighbour search, so no such input can stall it."""
+    :data:`aecgcnn.config.MAX_IMAGES` periodic images. Runs before the neighbour search, so no such input can stall it."""
     from pymatgen.core import Element
     n = len(structure)
     if n == 0:
@@ -171,7 +160,7 @@ def check_structure(structure, cutoff: float, source: str = "<structure>") -> No
 
 def check_distances(structure, center, neighbor, dist, source: str = "<structure>") -> None:
     """Raise :class:`InputError` when two atoms (or an atom and a periodic image) lie closer than
-    :data:`MIN_DISTANCE` (Å): ``center``, ``neighbor``, ``dist`` are the pairs of the neighbour search."""
+    :data:`aecgcnn.config.MIN_DISTANCE` (Å): ``center``, ``neighbor``, ``dist`` are the pairs of the neighbour search."""
     if len(dist) and dist.min() < MIN_DISTANCE:
         k = int(np.argmin(dist))
         i, j = int(center[k]), int(neighbor[k])
@@ -179,7 +168,7 @@ def check_distances(structure, center, neighbor, dist, source: str = "<structure
                          f"are {dist[k]:.3g} Å apart, closer than {MIN_DISTANCE} Å: a site written twice?")
 
 
-def build_graph(structure, cutoff: float = 8.0, max_neighbors: int = 12, charges=None,
+def build_graph(structure, cutoff: float = CUTOFF, max_neighbors: int = MAX_NEIGHBORS, charges=None,
                 source: str = "<structure>") -> CrystalGraph:
     """Build the 12-NN periodic graph of a pymatgen ``Structure``.
 
@@ -192,7 +181,7 @@ def build_graph(structure, cutoff: float = 8.0, max_neighbors: int = 12, charges
 
     Returns:
         :class:`CrystalGraph`. Raises :class:`InputError` for a structure :func:`check_structure` refuses, two
-        atoms closer than :data:`MIN_DISTANCE`, or an atom with no neighbour within the cutoff (isolated).
+        atoms closer than :data:`aecgcnn.config.MIN_DISTANCE`, or an atom with no neighbour within the cutoff (isolated).
     """
     from pymatgen.optimization.neighbors import find_points_in_spheres
 

@@ -12,34 +12,15 @@ written once. Individual settings (CLI flags, notebook parameters, ``Experiment`
 
 The audit of every difference between the two is the docs/model-card.md's "Fidelity audit" table.
 
-A baseline keeps its own published optimiser recipe where it has one (:data:`MODEL_TRAIN`), under every protocol:
+The recipes themselves are :data:`aecgcnn.config.PROTOCOLS`. A baseline keeps its own published optimiser recipe where
+it has one (:data:`aecgcnn.config.MODEL_TRAIN`: GeoCGNN's published code trains Adam with weight decay 0; with the
+paper protocol's 5e-4 it tested at 0.2293 eV/atom against 0.1375 with 0, 3,478 MP crystals, seed 0), under every protocol:
 GeoCGNN trains without weight decay, as its published code does. An explicit ``weight_decay`` (``--weight-decay``,
 the notebooks' parameter) still overrides it.
 """
 from __future__ import annotations
 
-PROTOCOLS: dict[str, dict] = {
-    "paper": {
-        "model": {"atom_features": "onehot", "activation": "relu", "readout_preact": True, "init": "fused",
-                  "n_conv": 4},
-        "train": {"epochs": 50, "lr": 1e-3, "weight_decay": 5e-4, "batch_size": 64},
-    },
-    "reference-cgcnn": {
-        "model": {"atom_features": "cgcnn", "activation": "softplus", "readout_preact": True, "init": "fused",
-                  "n_conv": 3},
-        "train": {"epochs": 50, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 256},
-    },
-}
-
-#: a model's own optimiser settings, on top of any protocol's. GeoCGNN: the published code the paper ran for
-#: Table III (github.com/Tinystormjojo/geo-CGNN, ``process_geo_CGNN.py``) trains Adam with its default weight
-#: decay, 0, which its published command leaves as is; with the paper protocol's 5e-4 it tested at 0.2293 eV/atom
-#: against 0.1375 with 0 (3,478 MP crystals, seed 0; docs/results.md, Table III). Its batch of 300, 300 epochs and LR step
-#: at epoch 250 are not taken: both models of Table III share a profile's epochs and batch size (the budget).
-MODEL_TRAIN: dict[str, dict] = {"geocgnn": {"weight_decay": 0.0}}
-
-DEFAULT_PROTOCOL = "paper"
-TRAIN_KEYS = ("epochs", "lr", "weight_decay", "batch_size")
+from aecgcnn.config import DEFAULT_PROTOCOL, MODEL_TRAIN, PROTOCOLS, TRAIN_KEYS  # noqa: F401  (re-exported)
 
 
 def protocol(name: str) -> dict:

@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 from aecgcnn.errors import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.data.cache import safe_graph, timeout_message, write_problems
-from aecgcnn.data.workers import GRAPH_TIME_LIMIT, map_limited
+from aecgcnn.config import GRAPH_TIME_LIMIT, MAX_CIF_BYTES, PREDICT_BATCH_SIZE
+from aecgcnn.data.workers import map_limited
 from aecgcnn.ensemble import predict_values
 from aecgcnn.checkpoint import trained_edge_precision
 from aecgcnn.models.fused import compile_for_job, edge_precision
@@ -32,9 +33,6 @@ ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".zip")
 ROW_FIELDS = ["origin", "id", "prediction", "std", "atoms", "problem"]
 
 
-#: the largest CIF (bytes) a screen reads into memory; a larger file or archive member is skipped with that reason
-#: (the largest CoRE-2019 CIF is about 1 MB)
-MAX_CIF_BYTES = 64 * 2**20
 
 
 def iter_cifs(sources, max_bytes: int = MAX_CIF_BYTES) -> Iterator[tuple[str, str, str | None, str | None]]:
@@ -145,7 +143,7 @@ def open_journal(rows_path: Path) -> list[dict]:
     return rows
 
 
-def screen(model, meta: dict, sources, out, batch_size: int = 32, workers: int | None = None, window: int = 512,
+def screen(model, meta: dict, sources, out, batch_size: int = PREDICT_BATCH_SIZE, workers: int | None = None, window: int = 512,
            descending: bool = True, device="cpu", progress: bool = True, precision: str | None = None,
            time_limit: float | None = GRAPH_TIME_LIMIT, max_bytes: int = MAX_CIF_BYTES) -> ScreenResult:
     """Predict every CIF of ``sources`` with a loaded model or ensemble (see :func:`aecgcnn.checkpoint.load_checkpoint`)
@@ -153,7 +151,7 @@ def screen(model, meta: dict, sources, out, batch_size: int = 32, workers: int |
     the resume point) and ``<out stem>_skipped.csv``. ``workers``: graph-building processes (default: the CPU
     count); ``window``: structures in flight at once (bounds memory); ``precision``: of the per-edge GEMMs
     (``fp32`` | ``bf16``; None: as the model was trained); ``time_limit``: seconds one structure's graph may take
-    before it is skipped with that reason; ``max_bytes``: the largest CIF read (:data:`MAX_CIF_BYTES`)."""
+    before it is skipped with that reason; ``max_bytes``: the largest CIF read (:data:`aecgcnn.config.MAX_CIF_BYTES`)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows_path = out.with_name(out.name + ".rows.csv")

@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from aecgcnn import distributed
+from aecgcnn.config import EDGE_PRECISION
 from aecgcnn.errors import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.metrics import regression_metrics
@@ -33,7 +34,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = False
-    edge_precision: str = fused.DEFAULT_EDGE_PRECISION  # per-edge GEMMs on CPU: bf16 | fp32 (fused.edge_precision)
+    edge_precision: str = EDGE_PRECISION  # per-edge GEMMs on CPU: bf16 | fp32 (fused.edge_precision)
     compile: bool = False  # torch.compile the conv layers (worth it from a few epochs of real data on)
     progress: bool = True
     log_path: str | None = None  # append each epoch's history row to this CSV while training (tail -f it)

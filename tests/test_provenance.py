@@ -31,20 +31,22 @@ def test_the_commit_is_dirty_for_changed_code_not_for_changed_outputs_or_untrack
     (tmp_path / "aecgcnn").mkdir()
     (tmp_path / "figures" / "cpu").mkdir(parents=True)
     (tmp_path / "results").mkdir()
+    (tmp_path / "docs").mkdir()
     files = [tmp_path / "aecgcnn" / "model.py", tmp_path / "figures" / "cpu" / "table.md",
-             tmp_path / "results" / "table.md", tmp_path / "README.md", tmp_path / "notes.md"]
+             tmp_path / "results" / "table.md", tmp_path / "README.md", tmp_path / "docs" / "results.md",
+             tmp_path / "notes.md"]
     for f in files:
         f.write_text("v1\n")
     git("add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
     head = git("rev-parse", "--short", "HEAD").strip()
     assert _read_commit(tmp_path) == head
-    assert OUTPUT_PATHS == ("figures", "results", "README.md")
-    for f in files[1:4]:  # the outputs a notebook or script rewrites
+    assert OUTPUT_PATHS == ("figures", "results", "README.md", "docs", "CHANGELOG.md")
+    for f in files[1:5]:  # the outputs a notebook or script rewrites, and the documentation
         f.write_text("v2\n")
     (tmp_path / "aecgcnn" / "scratch.py").write_text("untracked\n")
     assert _read_commit(tmp_path) == head
-    files[4].write_text("v2\n")  # any other tracked file may change what runs
+    files[5].write_text("v2\n")  # any other tracked file may change what runs
     assert _read_commit(tmp_path) == head + "+dirty"
     git("checkout", "--", "notes.md")
     files[0].write_text("v2\n")

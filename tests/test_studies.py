@@ -5,7 +5,7 @@ import pytest
 
 from aecgcnn.workflow.studies import PROFILES, profile_settings
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (Path(__file__).resolve().parents[1] / "docs" / "notebooks.md").read_text()  # the profiles table
 
 
 def test_overrides_apply_and_none_is_ignored():

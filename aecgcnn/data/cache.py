@@ -20,7 +20,8 @@ from aecgcnn.errors import InputError
 from aecgcnn.paths import user_cache_root
 from aecgcnn.cif import parse_cif
 from aecgcnn.data.datasets import Entry
-from aecgcnn.data.workers import GRAPH_TIME_LIMIT, map_limited
+from aecgcnn.config import GRAPH_TIME_LIMIT
+from aecgcnn.data.workers import map_limited
 from aecgcnn.graph import CrystalGraph, GraphSettings, build_graph
 
 CACHE_ENV_VAR = "AECGCNN_CACHE"

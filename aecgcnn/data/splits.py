@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aecgcnn.config import VAL_FRACTION_OF_TRAIN
 from aecgcnn.errors import InputError
 from aecgcnn.paths import checkout_root, user_cache_root
 
@@ -20,7 +21,6 @@ def splits_dir() -> Path:
     root = checkout_root()
     return root / "data" / "splits" if root is not None else user_cache_root() / "splits"
 #: the share of a training part carved out for validation where a split has none of its own (70-30, matbench folds)
-VAL_FRACTION_OF_TRAIN = 0.1
 
 
 def _perm(ids: list[str], seed: int) -> list[str]:

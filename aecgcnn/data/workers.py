@@ -17,8 +17,8 @@ import time
 from multiprocessing.connection import wait
 from typing import Callable, Iterable, Iterator
 
-#: seconds one structure's graph may take before it is skipped (the largest CoRE MOFs take a few seconds)
-GRAPH_TIME_LIMIT = 60.0
+from aecgcnn.config import GRAPH_TIME_LIMIT
+
 
 
 def _die_with_parent() -> None:

@@ -27,6 +27,7 @@ from aecgcnn.models.common import (MaskedBatchNorm, CrystalModel, check_atomic_n
                                    segment_mean, segment_softmax, segment_sum)
 from aecgcnn.models import fused
 from aecgcnn.models.fused import folded_batchnorm_weights
+from aecgcnn.config import CUTOFF
 
 GEO_CHOICES = ("none", "radial", "plane", "radial+plane")
 
@@ -69,7 +70,7 @@ class AECGCNNConfig:
     geo_features: str = "radial+plane"
     fc_hidden: int = 128          # readout MLP 64 -> 128 -> 1
     n_elements: int = 100
-    cutoff: float = 8.0
+    cutoff: float = CUTOFF
     n_radial: int = 64
     pw_grid: int = 4
     atom_features: str = "onehot"   # "onehot" (paper) | "cgcnn"

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from aecgcnn.features import gaussian_expansion, geo_radial_basis, plane_wave_basis
+from aecgcnn.config import CUTOFF
 
 
 class MaskedBatchNorm(nn.BatchNorm1d):
@@ -81,7 +82,7 @@ def one_hot_z(z: torch.Tensor, n_elements: int) -> torch.Tensor:
 
 
 def edge_input_fn(batch, gaussian: bool = True, geo_features: str = "none", n_radial: int = 64,
-                  cutoff: float = 8.0, pw_grid: int = 4, pw_cell: str = "given"):
+                  cutoff: float = CUTOFF, pw_grid: int = 4, pw_cell: str = "given"):
     """A function (s, t) → the concatenated edge input features of atoms s..t-1 of the batch [t−s, K, D], zero in
     padded slots, computed on the batch's device (so callers can work through a large batch in chunks).
 
@@ -105,7 +106,7 @@ def edge_input_fn(batch, gaussian: bool = True, geo_features: str = "none", n_ra
 
 
 def edge_inputs(batch, gaussian: bool = True, geo_features: str = "none", n_radial: int = 64,
-                cutoff: float = 8.0, pw_grid: int = 4, pw_cell: str = "given") -> torch.Tensor:
+                cutoff: float = CUTOFF, pw_grid: int = 4, pw_cell: str = "given") -> torch.Tensor:
     """Concatenated edge input features [N, K, D] of the whole batch (see :func:`edge_input_fn`)."""
     return edge_input_fn(batch, gaussian, geo_features, n_radial, cutoff, pw_grid, pw_cell)(0, batch.distances.shape[0])
 

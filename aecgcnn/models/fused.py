@@ -32,6 +32,8 @@ import warnings
 import torch
 from torch.nn import functional as Fn
 
+from aecgcnn.config import EDGE_PRECISION, EDGE_PRECISION_BY_TASK, LEGACY_EDGE_PRECISION  # noqa: F401
+
 
 def folded_batchnorm_weights(v: torch.Tensor, e: torch.Tensor, nbr: torch.Tensor, mask: torch.Tensor,
                              w_self: torch.Tensor, w_nbr: torch.Tensor, w_edge: torch.Tensor,
@@ -184,21 +186,13 @@ COMPILE_AFTER = int(os.environ.get("AECGCNN_COMPILE_AFTER", "0"))
 PREDICT_COMPILE_FROM = 1000
 #: precisions of the per-edge GEMMs of :class:`EdgeAttention` (a run configuration key, ``edge_precision``)
 EDGE_PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
-#: what runs recorded before ``edge_precision`` existed computed (aecgcnn.experiment.LEGACY_VALUES)
-LEGACY_EDGE_PRECISION = "fp32"
-#: the run configuration's default per dataset task (:func:`default_edge_precision`): the precision that met the
-#: accuracy bar (test MAE within 2 % of float32 over three seeds) on that family, measured by benchmarks/fidelity.py
-#: (results/fidelity.md): bf16 on formation energies (MP), float32 on MOF CO2 uptake (CoRE: bf16 measured 2.4 %
-#: higher, on every seed) and on data of unknown task
-DEFAULT_EDGE_PRECISION_BY_TASK = {"formation_energy": "bf16", "co2_uptake": "fp32"}
-#: the default where no task is known (a user's own data): the precision that passed everywhere
-DEFAULT_EDGE_PRECISION = "fp32"
-
-
 def default_edge_precision(task: str | None) -> str:
     """The default ``edge_precision`` of a run on data of ``task`` (a :class:`aecgcnn.data.datasets.DatasetSpec`
-    task; None for a user's own data): :data:`DEFAULT_EDGE_PRECISION_BY_TASK`, else :data:`DEFAULT_EDGE_PRECISION`."""
-    return DEFAULT_EDGE_PRECISION_BY_TASK.get(task, DEFAULT_EDGE_PRECISION)
+    task; None for a user's own data): :data:`aecgcnn.config.EDGE_PRECISION_BY_TASK`, else
+    :data:`aecgcnn.config.EDGE_PRECISION`."""
+    return EDGE_PRECISION_BY_TASK.get(task, EDGE_PRECISION)
+
+
 #: dtype of the per-edge GEMMs of :class:`EdgeAttention` on CPU (the neighbour and edge terms of z, forward and
 #: recomputed in backward, and the two backward products with ∂L/∂z): None = float32; torch.bfloat16 runs them
 #: on the CPU's bf16 units with half the memory traffic, accumulating in float32 (the self term, the softmax,

@@ -16,6 +16,7 @@ from torch import nn
 
 from aecgcnn.features import geo_radial_basis, plane_wave_basis
 from aecgcnn.models.common import MaskedBatchNorm, CrystalModel, one_hot_z, segment_sum
+from aecgcnn.config import CUTOFF
 
 
 @dataclass
@@ -26,7 +27,7 @@ class GeoCGNNConfig:
     hidden: int = 192
     n_radial: int = 64
     pw_grid: int = 4
-    cutoff: float = 8.0
+    cutoff: float = CUTOFF
     n_elements: int = 100
     use_plane_waves: bool = True
 

@@ -11,7 +11,7 @@ from aecgcnn.data.splits import VAL_FRACTION_OF_TRAIN
 from aecgcnn.experiment import Experiment, run_study
 from aecgcnn.models import LADDER
 from aecgcnn.models.fused import LEGACY_EDGE_PRECISION
-from aecgcnn.protocols import DEFAULT_PROTOCOL
+from aecgcnn.config import DEFAULT_PROTOCOL, PROTOCOLS
 
 # Experiment scale per experiment family and profile. quick: CI (a couple of minutes on 2 CPU cores);
 # cpu: what this 2-core machine can afford for the paper's claims (docs/notebooks.md: the measured cost per run;
@@ -46,7 +46,8 @@ PROFILES = {
 # shared by every profile unless it says otherwise; processes: data-parallel ranks per run (torchrun), "auto" = one
 # per GPU; edge_precision: of the per-edge GEMMs on CPU (None: the dataset task's default,
 # aecgcnn.models.fused.default_edge_precision, unless a profile pins it)
-DEFAULTS = {"batch_size": 64, "processes": 1, "presets": None, "one_seed_sizes": [], "edge_precision": None}
+DEFAULTS = {"batch_size": PROTOCOLS[DEFAULT_PROTOCOL]["train"]["batch_size"], "processes": 1, "presets": None,
+            "one_seed_sizes": [], "edge_precision": None}
 
 
 def profile_settings(family: str, profile: str, **overrides) -> dict:
