@@ -18,6 +18,7 @@ import numpy as np
 from aecgcnn.cif import parse_cif
 from aecgcnn.data.datasets import load_entries
 from aecgcnn.graph import build_graph
+from aecgcnn.provenance import command_line, stamp
 
 
 def reference_graph(cif: str, cutoff=8.0, k=12):
@@ -70,6 +71,9 @@ def main():
     for name, n, atoms, t_ref, t_ours in rows:
         print(f"| {name} | {n} | {atoms} | {t_ref:.1f} | {n / t_ref:.1f} | {t_ours:.2f} | {n / t_ours:.1f} | "
               f"{atoms / t_ours:,.0f} | {t_ref / t_ours:.1f}x |")
+    prov = stamp("cpu", command=command_line())
+    print(f"{prov['command']} at commit {prov['commit']}, {prov['device']}, torch {prov['torch']}, {prov['utc']} "
+          "(ours includes the input checks of aecgcnn.graph.check_structure)")
 
 
 if __name__ == "__main__":
