@@ -37,7 +37,13 @@ COLUMNS = ("Di", "Df", "Dif", "ASA [m^2/cm^3]", "NASA [m^2/cm^3]", "POAVF", "PON
 def _fields(text: bytes | str) -> dict[str, float]:
     """``key: value`` pairs of a Zeo++ result line (``ASA_m^2/cm^3: 915.399`` ...) as floats."""
     text = text.decode() if isinstance(text, bytes) else text
-    return {k: float(v) for k, v in re.findall(r"(\S+):\s+(-?[0-9.eE+-]+|-?nan|-?inf)", text.split("\n")[0])}
+    out = {}
+    for key, value in re.findall(r"(\S+):\s+(\S+)", text.split("\n")[0]):
+        try:
+            out[key] = float(value)
+        except ValueError:  # a word, not a number (the file name)
+            continue
+    return out
 
 
 def zeo_geometry(path: str, probe: float = PROBE_RADIUS) -> dict[str, float]:

@@ -1,0 +1,26 @@
+"""aecgcnn geometry: Zeo++ pore geometry of any CIF, isolated in workers; bad files get their reason."""
+import pandas as pd
+from bad_inputs import BAD
+
+from aecgcnn.cli import main
+from aecgcnn.geometry import COLUMNS, _fields, pore_geometry
+
+
+def test_zeo_result_lines_are_parsed_to_floats():
+    line = b"@ x Unitcell_volume: 2101.27   Density: 1.57   ASA_A^2: 192.35 ASA_m^2/cm^3: 915.399 NASA_m^2/g: -nan\nN: 2"
+    got = _fields(line)
+    assert got["Unitcell_volume"] == 2101.27 and got["ASA_m^2/cm^3"] == 915.399 and got["NASA_m^2/g"] != got["NASA_m^2/g"]
+
+
+def test_geometry_of_a_mof_and_of_bad_files(tmp_path, core_cifs):
+    (tmp_path / "HAWVAE_clean.cif").write_text(core_cifs["HAWVAE_clean"])
+    (tmp_path / "flat.cif").write_text(BAD["zero_volume_120"][0])
+    table = pore_geometry([tmp_path], workers=2).set_index("id")
+    mof = table.loc["HAWVAE_clean"]
+    assert mof["problem"] == "" and set(COLUMNS) <= set(table.columns)
+    assert 0 < mof["Df"] <= mof["Di"] and mof["Dif"] <= mof["Di"] + 1e-9 and 0 <= mof["POAVF"] < 1
+    assert abs(mof["CellV [A^3]"] - 2101.27) < 0.1 and 1.0 < mof["density [g/cm^3]"] < 2.5
+    assert "volume" in table.loc["flat", "problem"]
+    out = tmp_path / "g" / "geo.csv"
+    assert main(["geometry", str(tmp_path), "--out", str(out)]) == 0
+    assert pd.read_csv(out)["id"].tolist() == ["HAWVAE_clean"] and (tmp_path / "g" / "geo_skipped.csv").exists()
