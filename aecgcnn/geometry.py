@@ -2,9 +2,10 @@
 
 Columns (Zeo++'s names, CoRE-2019's units): ``Di`` (diameter of the largest included sphere, Å), ``Df`` (largest
 free sphere, Å), ``Dif`` (largest included sphere along the free-sphere path, Å), ``ASA [m^2/cm^3]`` / ``NASA
-[m^2/cm^3]`` (accessible / non-accessible surface area per volume, probe :data:`PROBE_RADIUS`), ``POAVF`` /
-``PONAVF`` (probe-occupiable accessible / non-accessible volume fractions), ``POAV [cm^3/g]`` / ``PONAV
-[cm^3/g]`` (the same per mass), ``density [g/cm^3]``, ``CellV [A^3]``.
+[m^2/cm^3]`` (accessible / non-accessible surface area per volume, probe :data:`PROBE_RADIUS`), ``AVF`` / ``NAVF``
+(accessible / non-accessible volume fractions of Zeo++'s ``-vol``, the same probe), ``AV [cm^3/g]`` / ``NAV
+[cm^3/g]`` (the same per mass), ``density [g/cm^3]``, ``CellV [A^3]``. The CoRE-2019 table's pore volumes (POAV,
+PONAV) are Zeo++'s probe-occupiable volumes (``-volpo``), which ``pyzeo`` does not expose: they are not computed.
 
 Zeo++ runs in worker processes (:func:`aecgcnn.data.workers.map_limited`): it prints to the C-level standard output
 (silenced there), may abort the process on a degenerate input, and may run long on a huge cell, so each structure has
@@ -30,8 +31,8 @@ from aecgcnn.predict import collect_cifs
 PROBE_RADIUS = 1.86
 #: Monte Carlo samples per atom (surface area) and per unit cell (volume)
 SA_SAMPLES, VOLUME_SAMPLES = 2000, 50000
-COLUMNS = ("Di", "Df", "Dif", "ASA [m^2/cm^3]", "NASA [m^2/cm^3]", "POAVF", "PONAVF", "POAV [cm^3/g]",
-           "PONAV [cm^3/g]", "density [g/cm^3]", "CellV [A^3]")
+COLUMNS = ("Di", "Df", "Dif", "ASA [m^2/cm^3]", "NASA [m^2/cm^3]", "AVF", "NAVF", "AV [cm^3/g]", "NAV [cm^3/g]",
+           "density [g/cm^3]", "CellV [A^3]")
 
 
 def _fields(text: bytes | str) -> dict[str, float]:
@@ -67,9 +68,9 @@ def zeo_geometry(path: str, probe: float = PROBE_RADIUS) -> dict[str, float]:
         os.close(saved)
     density = sa.get("Density", float("nan"))
     return {"Di": di, "Df": df, "Dif": dif, "ASA [m^2/cm^3]": sa["ASA_m^2/cm^3"], "NASA [m^2/cm^3]": sa["NASA_m^2/cm^3"],
-            "POAVF": vol["AV_Volume_fraction"], "PONAVF": vol["NAV_Volume_fraction"],
-            "POAV [cm^3/g]": vol["AV_Volume_fraction"] / density if density > 0 else float("nan"),
-            "PONAV [cm^3/g]": vol["NAV_Volume_fraction"] / density if density > 0 else float("nan"),
+            "AVF": vol["AV_Volume_fraction"], "NAVF": vol["NAV_Volume_fraction"],
+            "AV [cm^3/g]": vol["AV_Volume_fraction"] / density if density > 0 else float("nan"),
+            "NAV [cm^3/g]": vol["NAV_Volume_fraction"] / density if density > 0 else float("nan"),
             "density [g/cm^3]": density, "CellV [A^3]": sa["Unitcell_volume"]}
 
 

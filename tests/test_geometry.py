@@ -18,7 +18,7 @@ def test_geometry_of_a_mof_and_of_bad_files(tmp_path, core_cifs):
     table = pore_geometry([tmp_path], workers=2).set_index("id")
     mof = table.loc["HAWVAE_clean"]
     assert mof["problem"] == "" and set(COLUMNS) <= set(table.columns)
-    assert 0 < mof["Df"] <= mof["Di"] and mof["Dif"] <= mof["Di"] + 1e-9 and 0 <= mof["POAVF"] < 1
+    assert 0 < mof["Df"] <= mof["Di"] and mof["Dif"] <= mof["Di"] + 1e-9 and 0 <= mof["AVF"] < 1
     assert abs(mof["CellV [A^3]"] - 2101.27) < 0.1 and 1.0 < mof["density [g/cm^3]"] < 2.5
     assert "volume" in table.loc["flat", "problem"]
     out = tmp_path / "g" / "geo.csv"
