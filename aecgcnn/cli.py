@@ -136,7 +136,8 @@ def _experiment_from_args(args):
                       weight_decay=args.weight_decay, protocol=args.protocol, device=args.device, amp=args.amp,
                       **({"edge_precision": args.edge_precision} if args.edge_precision else {}),
                       compile=args.compile, data_dir=args.data_dir, cache_dir=args.cache_dir, out_dir=args.out,
-                      resume=getattr(args, "resume", False), cutoff=args.cutoff, max_neighbors=args.max_neighbors)
+                      resume=getattr(args, "resume", False), cutoff=args.cutoff, max_neighbors=args.max_neighbors,
+                      init_from=args.init_from)
 
 
 def cmd_train(args):
@@ -478,6 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cutoff", type=float, default=run["cutoff"],
                    help="neighbour radius (Å) of the graphs and of the model's Gaussian and radial bases")
     t.add_argument("--max-neighbors", type=int, default=run["max_neighbors"], help="neighbour slots per atom")
+    t.add_argument("--init-from", default=None, metavar="MODEL",
+                   help="fine-tune: start from the weights of a trained model (a shipped model's name, a checkpoint or "
+                        "a run folder); its architecture and options are kept, the target normaliser is refitted")
     t.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="train an ensemble, one member per seed on one shared split, into OUT/seed<k>; predictions "
                         "of the folder are the members' mean with their standard deviation")

@@ -17,14 +17,15 @@ import numpy as np
 
 from aecgcnn import distributed
 from aecgcnn.errors import InputError
-from aecgcnn.checkpoint import save_checkpoint
+from aecgcnn.checkpoint import load_checkpoint, save_checkpoint
 from aecgcnn.data.batch import GraphDataset
 from aecgcnn.data.cache import build_graphs, write_problems
 from aecgcnn.data.datasets import (DATASETS, dataset_digests, is_demo, load_entries, recorded_same_data,
                                    resolve_data_dir)
 from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
-from aecgcnn.ensemble import MANIFEST, load_ensemble, predict_with_std
+from aecgcnn.api import resolve_source
+from aecgcnn.ensemble import MANIFEST, is_ensemble, load_ensemble, predict_with_std
 from aecgcnn.metrics import aggregate, calibration, regression_metrics
 from aecgcnn.models import model_from_preset
 from aecgcnn.models.fused import EDGE_PRECISIONS, LEGACY_EDGE_PRECISION, default_edge_precision
@@ -47,7 +48,10 @@ class Experiment:
     (None = all); ``edge_precision``: of the per-edge GEMMs of the attention layers on CPU, ``bf16`` | ``fp32``
     (:func:`aecgcnn.models.fused.edge_precision`; float32 accumulation either way); None = the default of the
     dataset's task (:func:`aecgcnn.models.fused.default_edge_precision`: bf16 for formation energies, fp32 for MOF
-    uptakes and for a user's own data), resolved when the Experiment is made."""
+    uptakes and for a user's own data), resolved when the Experiment is made. ``init_from``: start from the weights
+    of a trained model (a shipped model's name, a checkpoint or a run folder; fine-tuning) instead of random ones;
+    the architecture and model options are then that model's (``preset`` and ``overrides`` do not apply), the
+    target normaliser is refitted on the new training set, and the run's record names the starting model."""
 
     dataset: str
     preset: str = "ae-cgcnn"
@@ -73,6 +77,7 @@ class Experiment:
     progress: bool = True
     save_split_file: bool = True
     resume: bool = False  # continue from out_dir/train_state.pt (written after every epoch) when it exists
+    init_from: str | None = None  # fine-tuning: the trained model whose weights the run starts from
     cutoff: float = GraphSettings.cutoff            # neighbour radius (Å) of the graphs and of the model's bases
     max_neighbors: int = GraphSettings.max_neighbors  # neighbour slots per atom
 
@@ -87,7 +92,7 @@ class Experiment:
 #: the value a key had before it existed: what a record (metrics.json, training state) written by an older version
 #: that lacks the key computed. A run whose value equals it leaves the key out of its identity, so older runs
 #: still resume and are reused.
-LEGACY_VALUES = {"edge_precision": LEGACY_EDGE_PRECISION}
+LEGACY_VALUES = {"edge_precision": LEGACY_EDGE_PRECISION, "init_from": None}
 
 
 def experiment_from_dict(record: dict, source: str = "run configuration") -> Experiment:
@@ -166,10 +171,21 @@ def model_overrides(exp: Experiment) -> dict:
 
 
 def initial_model(exp: Experiment):
-    """The untrained model of an experiment: its preset with the protocol's and its own options, initialised
-    from ``exp.seed`` (so the seed varies the initial weights as well as the data order)."""
+    """The model an experiment starts from: its preset with the protocol's and its own options, initialised from
+    ``exp.seed`` (so the seed varies the initial weights as well as the data order); with ``exp.init_from``, that
+    trained model (one model, with the graph settings of ``exp``) in training mode."""
     seed_everything(exp.seed)
-    return model_from_preset(exp.preset, **model_overrides(exp))
+    if not exp.init_from:
+        return model_from_preset(exp.preset, **model_overrides(exp))
+    path = resolve_source(exp.init_from)
+    if is_ensemble(path):
+        raise InputError(f"--init-from {exp.init_from}: an ensemble folder; start from one of its members "
+                         f"({path / 'seed0'})")
+    model, meta = load_checkpoint(path)
+    if meta["graph_settings"] != graph_settings(exp):
+        raise InputError(f"--init-from {exp.init_from}: trained on graphs {meta['graph_settings'].to_dict()}, this run "
+                         f"builds {graph_settings(exp).to_dict()}; use the same --cutoff and --max-neighbors")
+    return model.train()
 
 
 def nested_subset(ids: list[str], n: int | None, seed: int) -> list[str]:

@@ -254,3 +254,22 @@ def test_reproduce_refuses_a_parameter_the_notebook_does_not_have(tmp_path, monk
     assert calls == [] and "00_quickstart.ipynb has no parameter sizes" in capsys.readouterr().err
     assert main(["reproduce", "table3", "--profile", "cpu", "--out-dir", str(tmp_path), "-p", "train_side", "true"]) == 0
     assert len(calls) == 1
+
+
+def test_init_from_starts_from_a_trained_models_weights_and_records_it(tmp_path, monkeypatch):
+    """``train --init-from RUN`` (fine-tuning): the run starts from that model's weights and options (with learning
+    rate 0 the weights stay the source's; batch-norm statistics and the refitted target normaliser aside) and its
+    record names the starting model; an ensemble or other graph settings are refused."""
+    import torch
+    src = tmp_path / "src"
+    folder = train_tiny(tmp_path, monkeypatch, src, preset="ae-cgcnn", epochs=1)
+    tuned = tmp_path / "tuned"
+    assert main(["train", "--dataset", str(folder), "--init-from", str(src), "--epochs", "1", "--lr", "0",
+                 "--batch-size", "8", "--out", str(tuned)]) == 0
+    assert json.loads((tuned / "metrics.json").read_text())["experiment"]["init_from"] == str(src)
+    a = torch.load(src / "checkpoint.pt", weights_only=True)["state_dict"]
+    b = torch.load(tuned / "checkpoint.pt", weights_only=True)["state_dict"]
+    skip = ("running_", "num_batches", "normalizer")
+    assert all(torch.equal(a[k], b[k]) for k in a if not any(s in k for s in skip))
+    assert main(["train", "--dataset", str(folder), "--init-from", str(src), "--cutoff", "6", "--epochs", "1",
+                 "--out", str(tmp_path / "other")]) == 2
