@@ -26,17 +26,19 @@ class Ensemble(nn.Module):
 
     kind = "ensemble"
 
-    def __init__(self, members: list[nn.Module]):
+    def __init__(self, members: list[nn.Module], sigma_scale: float = 1.0):
         super().__init__()
         if not members:
             raise InputError("an ensemble needs at least one member")
         self.members = nn.ModuleList(members)
+        self.sigma_scale = float(sigma_scale)  # fitted on validation data (aecgcnn.metrics.sigma_scale); 1: raw
 
     @torch.no_grad()
     def predict_with_std(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """The members' mean [B] and population standard deviation σ [B] over M members, in target units."""
+        """The members' mean [B] and their population standard deviation [B] over M members times
+        :attr:`sigma_scale` (the calibrated σ), in target units."""
         preds = torch.stack([m.predict(batch) for m in self.members])  # [M, B]
-        return preds.mean(0), preds.std(0, unbiased=False)
+        return preds.mean(0), preds.std(0, unbiased=False) * self.sigma_scale
 
     @torch.no_grad()
     def predict(self, batch) -> torch.Tensor:
@@ -64,7 +66,8 @@ def load_ensemble(folder, device="cpu"):
     loaded = [load_checkpoint(folder / m, device) for m in manifest["members"]]
     meta = dict(loaded[0][1])
     meta["members"] = manifest["members"]
-    return Ensemble([model for model, _ in loaded]).to(device).eval(), meta
+    meta["sigma_scale"] = manifest.get("sigma_scale", 1.0)  # ensembles made before calibration: raw σ
+    return Ensemble([model for model, _ in loaded], meta["sigma_scale"]).to(device).eval(), meta
 
 
 @torch.no_grad()

@@ -26,7 +26,7 @@ from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
 from aecgcnn.api import resolve_source
 from aecgcnn.ensemble import MANIFEST, is_ensemble, load_ensemble, predict_with_std
-from aecgcnn.metrics import aggregate, calibration, regression_metrics
+from aecgcnn.metrics import aggregate, calibration, regression_metrics, sigma_scale
 from aecgcnn.models import model_from_preset
 from aecgcnn.models.fused import EDGE_PRECISIONS, LEGACY_EDGE_PRECISION, default_edge_precision
 from aecgcnn.config import DEFAULT_PROTOCOL, TRAIN_KEYS
@@ -595,8 +595,10 @@ def run_study(groups: dict, entries=None, processes: int | str = 1, finished_onl
 
 def train_ensemble(exp, seeds: list[int], entries=None) -> dict:
     """Train ``exp`` once per seed into ``exp.out_dir/seed<k>`` on one shared split (``exp.split_seed``, default
-    the first seed: every member is tested on crystals none of them trained on), then test the ensemble: the
-    members' mean and σ, regression metrics and :func:`aecgcnn.metrics.calibration`. Members that finished
+    the first seed: every member is tested on crystals none of them trained on), then calibrate σ on the validation
+    part (one factor, :func:`aecgcnn.metrics.sigma_scale`, stored in ``ensemble.json`` and applied by every later
+    prediction) and test the ensemble: the members' mean and calibrated σ, regression metrics and
+    :func:`aecgcnn.metrics.calibration` after and before (``calibration_raw``) the scaling. Members that finished
     before are reused and interrupted ones resumed (:func:`aecgcnn.experiment.run_or_load`)."""
     if not exp.out_dir:
         raise InputError("an ensemble needs an output folder (--out)")
@@ -610,13 +612,21 @@ def train_ensemble(exp, seeds: list[int], entries=None) -> dict:
         members.append({"seed": s, "path": f"seed{s}/checkpoint.pt", "test": m["test"]})
     if not distributed.context().is_main:  # under torchrun rank 0 tests the ensemble and writes its files
         return distributed.broadcast_object(None)
-    (out / MANIFEST).write_text(json.dumps({"members": [m["path"] for m in members], "seeds": list(seeds),
-                                            "split_seed": split_seed}, indent=2))
+    manifest = {"members": [m["path"] for m in members], "seeds": list(seeds), "split_seed": split_seed}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
     device = resolve_device(exp.device)
-    ensemble, meta = load_ensemble(out, device)
+    ensemble, meta = load_ensemble(out, device)  # raw σ until the scale is fitted
+    _, val = evaluation_set(meta, "val", data_dir=exp.data_dir, cache_dir=exp.cache_dir, entries=entries)
+    scale = 1.0
+    if len(val):
+        val_mean, val_std, val_target = predict_with_std(ensemble, val, device=device)
+        scale = sigma_scale(val_target, val_mean, val_std)
+    (out / MANIFEST).write_text(json.dumps({**manifest, "sigma_scale": scale}, indent=2))
     _, test = evaluation_set(meta, "test", data_dir=exp.data_dir, cache_dir=exp.cache_dir, entries=entries)
-    mean, std, target = predict_with_std(ensemble, test, device=device)
+    mean, raw_std, target = predict_with_std(ensemble, test, device=device)
+    std = raw_std * scale
     metrics = {"test": regression_metrics(target, mean), "calibration": calibration(target, mean, std),
+               "calibration_raw": calibration(target, mean, raw_std), "sigma_scale": scale,
                "members": members, "member_test": aggregate([m["test"] for m in members]),
                "experiment": asdict(base), "seeds": list(seeds), "units": meta.get("units", ""),
                "provenance": stamp(device)}

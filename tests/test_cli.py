@@ -115,12 +115,17 @@ def test_an_ensemble_trains_on_one_split_and_predicts_mean_and_std(tmp_path, cap
     members = [pd.read_csv(ens / f"seed{s}" / "test_predictions.csv")["prediction"] for s in (0, 1, 2)]
     assert abs(table["prediction"] - sum(members) / 3).max() < 1e-4  # the members' mean
     assert 0 <= metrics["calibration"]["within_1sigma"] <= metrics["calibration"]["within_2sigma"] <= 1
+    scale = json.loads((ens / "ensemble.json").read_text())["sigma_scale"]  # fitted on the validation part
+    assert scale > 0 and metrics["sigma_scale"] == scale and "calibration_raw" in metrics
+    assert abs(metrics["calibration"]["mean_sigma"] - scale * metrics["calibration_raw"]["mean_sigma"]) < 1e-6
+    assert set(metrics["calibration"]["coverage"]) == {"0.5", "1", "1.5", "2", "2.5", "3"}
     preds = tmp_path / "preds.csv"
     assert main(["predict", str(ens), str(folder), "--out", str(preds)]) == 0
     p = pd.read_csv(preds).set_index("id")
     assert "3 members" in p.columns[-1]
     for row in table.itertuples():
         assert abs(p.loc[row.id].iloc[1] - row.prediction) < 1e-4
+        assert abs(p.loc[row.id].iloc[2] - row.std) < 1e-4  # predict gives the calibrated σ
     assert main(["explain", str(ens), str(folder), "--out", str(tmp_path / "x")]) == 2  # one model needed
     capsys.readouterr()
     assert main(["evaluate", str(ens), "--split", "test"]) == 0  # the members' shared test split, rebuilt
@@ -273,3 +278,21 @@ def test_init_from_starts_from_a_trained_models_weights_and_records_it(tmp_path,
     assert all(torch.equal(a[k], b[k]) for k in a if not any(s in k for s in skip))
     assert main(["train", "--dataset", str(folder), "--init-from", str(src), "--cutoff", "6", "--epochs", "1",
                  "--out", str(tmp_path / "other")]) == 2
+
+
+def test_sigma_scale_is_the_gaussian_maximum_likelihood_factor():
+    """s² = mean(((y − μ)/σ)²): errors drawn with standard deviation 2σ give s ≈ 2; the coverage curve of s·σ is
+    then close to the Gaussian one (erf(k/√2): 0.383, 0.683, 0.866, 0.954, 0.988, 0.997)."""
+    import math
+
+    import numpy as np
+
+    from aecgcnn.metrics import calibration, sigma_scale
+    rng = np.random.default_rng(0)
+    sigma = rng.uniform(0.5, 2.0, 20000)
+    y = 2 * sigma * rng.standard_normal(20000)
+    s = sigma_scale(y, np.zeros_like(y), sigma)
+    assert abs(s - 2) < 0.05
+    cov = calibration(y, np.zeros_like(y), s * sigma)["coverage"]
+    for k, got in cov.items():
+        assert abs(got - math.erf(float(k) / math.sqrt(2))) < 0.02
