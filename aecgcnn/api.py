@@ -30,22 +30,7 @@ from aecgcnn.ensemble import Ensemble, is_ensemble, load_ensemble, predict_value
 from aecgcnn.graph import build_graph
 from aecgcnn.models.fused import compile_for_job, edge_precision
 from aecgcnn.predict import collect_cifs, entries_from_files
-from aecgcnn.pretrained import find as find_pretrained
-from aecgcnn.pretrained import resolve as resolve_pretrained
-
-
-def resolve_source(source) -> Path:
-    """Where a model comes from: an existing checkpoint file, run folder or ensemble folder as given; else the name
-    of a shipped model or dataset (:mod:`aecgcnn.pretrained`), or an InputError saying what exists."""
-    path = Path(source)
-    if path.exists():
-        return path
-    if len(path.parts) == 1:  # a name (may hold dots: core2019-co2-0.15bar)
-        found = find_pretrained(str(source))
-        if found is not None:
-            return found
-        return resolve_pretrained(str(source))  # raises, listing the shipped models
-    raise InputError(f"{source}: no such checkpoint, run or ensemble folder")
+from aecgcnn.pretrained import resolve_source
 
 
 def load_model(source, device="cpu") -> "Model":

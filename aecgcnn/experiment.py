@@ -24,12 +24,12 @@ from aecgcnn.data.datasets import (DATASETS, dataset_digests, is_demo, load_entr
                                    resolve_data_dir)
 from aecgcnn.data.splits import load_split, make_split, save_split
 from aecgcnn.graph import GraphSettings
-from aecgcnn.api import resolve_source
 from aecgcnn.ensemble import MANIFEST, is_ensemble, load_ensemble, predict_with_std
 from aecgcnn.metrics import aggregate, calibration, regression_metrics, sigma_scale
 from aecgcnn.models import model_from_preset
 from aecgcnn.models.fused import EDGE_PRECISIONS, LEGACY_EDGE_PRECISION, default_edge_precision
 from aecgcnn.config import DEFAULT_PROTOCOL, TRAIN_KEYS
+from aecgcnn.pretrained import resolve_source
 from aecgcnn.protocols import protocol, train_recipe
 from aecgcnn.provenance import stamp, write_record
 from aecgcnn.runlock import RunBusy, lock_owner, run_dir_lock, wait_for_run_dir

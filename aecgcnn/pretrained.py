@@ -47,6 +47,17 @@ def resolve(name: str, root: Path | None = None) -> Path:
     return path
 
 
+
+def resolve_source(source) -> Path:
+    """Where a model comes from: an existing checkpoint file, run folder or ensemble folder as given; else the name
+    of a shipped model or dataset (:func:`find`), or an InputError listing the shipped models (:func:`resolve`)."""
+    path = Path(source)
+    if path.exists():
+        return path
+    if len(path.parts) == 1:  # a name (may hold dots: core2019-co2-0.15bar)
+        return resolve(str(source))
+    raise InputError(f"{source}: no such checkpoint, run or ensemble folder")
+
 def package_run(run_dir, name: str, root: Path | None = None, default_for_dataset: bool = True,
                 note: str = "", command: str | None = None) -> Path:
     """Copy a finished run's checkpoint into ``<root>/<name>/`` with its model card built from the run's
