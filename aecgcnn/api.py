@@ -22,12 +22,11 @@ from pymatgen.core import Structure
 from aecgcnn.errors import InputError
 from aecgcnn.checkpoint import load_checkpoint, trained_edge_precision
 from aecgcnn.data.batch import GraphDataset, make_loader
-from aecgcnn.data.cache import build_graphs, timeout_message
+from aecgcnn.data.cache import build_graphs, safe_structure_graph, timeout_message
 from aecgcnn.data.datasets import Entry
 from aecgcnn.config import GRAPH_TIME_LIMIT, PREDICT_BATCH_SIZE
 from aecgcnn.data.workers import map_limited
 from aecgcnn.ensemble import Ensemble, is_ensemble, load_ensemble, predict_values
-from aecgcnn.graph import build_graph
 from aecgcnn.models.fused import compile_for_job, edge_precision
 from aecgcnn.predict import collect_cifs, entries_from_files
 from aecgcnn.pretrained import resolve_source
@@ -65,7 +64,8 @@ def _structure_items(obj, k: int) -> _Item:
     from pymatgen.io.ase import AseAtomsAdaptor
     q = obj.get_initial_charges()
     s = AseAtomsAdaptor.get_structure(obj)
-    s.remove_site_property("charge") if "charge" in s.site_properties else None
+    if "charge" in s.site_properties:
+        s.remove_site_property("charge")
     return _Item(id=f"atoms{k}", origin=f"<Atoms {obj.get_chemical_formula()}>", structure=s,
                  charges=np.asarray(q, dtype=float) if np.any(q) else None)
 
@@ -104,13 +104,7 @@ def collect_items(items) -> tuple[list[_Item], list[tuple[str, str]]]:
 
 def _graph_of_structure(job):
     k, item, settings = job
-    try:
-        return k, build_graph(item.structure, settings.cutoff, settings.max_neighbors, item.charges,
-                              item.origin), None
-    except InputError as exc:
-        return k, None, str(exc)
-    except Exception as exc:  # noqa: BLE001
-        return k, None, f"{item.origin}: unexpected error while building the graph ({type(exc).__name__}: {exc})"
+    return (k, *safe_structure_graph(item.structure, item.charges, item.origin, settings))
 
 
 class Model:

@@ -30,6 +30,7 @@ def writable_output(path, what: str = "--out") -> Path:
         if path.exists() and not os.access(path, os.W_OK):
             raise PermissionError(13, "Permission denied")
     except OSError as exc:
-        probe.unlink(missing_ok=True) if probe.parent.is_dir() else None
+        if probe.parent.is_dir():
+            probe.unlink(missing_ok=True)
         raise InputError(f"{what} {path}: cannot write there ({exc.strerror or exc})") from None
     return path

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from aecgcnn.errors import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
-from aecgcnn.data.cache import safe_graph, timeout_message, write_problems
+from aecgcnn.data.cache import crash_message, safe_graph, timeout_message, write_problems
 from aecgcnn.config import GRAPH_TIME_LIMIT, MAX_CIF_BYTES, PREDICT_BATCH_SIZE
 from aecgcnn.data.workers import map_limited
 from aecgcnn.ensemble import predict_values
@@ -31,8 +31,6 @@ from aecgcnn.models.fused import compile_for_job, edge_precision
 
 ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".zip")
 ROW_FIELDS = ["origin", "id", "prediction", "std", "atoms", "problem"]
-
-
 
 
 def iter_cifs(sources, max_bytes: int = MAX_CIF_BYTES) -> Iterator[tuple[str, str, str | None, str | None]]:
@@ -96,7 +94,7 @@ def _timed_out(job, seconds):
 
 
 def _crashed(job, message):
-    return job[0], job[1], None, f"{job[0]}: unexpected error while building the graph ({message})"
+    return job[0], job[1], None, crash_message(job[0], message)
 
 
 @dataclass

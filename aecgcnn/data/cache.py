@@ -81,12 +81,26 @@ def graph_from_cif(text: str, source: str, settings: GraphSettings) -> CrystalGr
 def safe_graph(text: str, source: str, settings: GraphSettings) -> tuple[CrystalGraph | None, str | None]:
     """(graph, None), or (None, a message naming ``source`` and the problem): never raises, so that one bad file
     cannot kill a bulk job."""
+    return _safely(lambda: graph_from_cif(text, source, settings), source)
+
+
+def safe_structure_graph(structure, charges, source: str, settings: GraphSettings):
+    """:func:`safe_graph` of a pymatgen Structure (``charges``: per site, or None)."""
+    return _safely(lambda: build_graph(structure, settings.cutoff, settings.max_neighbors, charges, source), source)
+
+
+def _safely(build, source: str):
     try:
-        return graph_from_cif(text, source, settings), None
+        return build(), None
     except InputError as exc:
         return None, str(exc)
     except Exception as exc:  # noqa: BLE001
-        return None, f"{source}: unexpected error while building the graph ({type(exc).__name__}: {exc})"
+        return None, crash_message(source, f"{type(exc).__name__}: {exc}")
+
+
+def crash_message(source: str, message: str) -> str:
+    """The skip reason of a structure whose graph building failed unexpectedly (an exception, a dead worker)."""
+    return f"{source}: unexpected error while building the graph ({message})"
 
 
 def _build_one(args):
@@ -104,7 +118,7 @@ def _timed_out(job, seconds):
 
 def _crashed(job, message):
     """The failure of a :func:`_build_one` job whose worker died or raised."""
-    return job[0], None, f"{job[2]}: unexpected error while building the graph ({message})"
+    return job[0], None, crash_message(job[2], message)
 
 
 def timeout_message(source: str, seconds: float) -> str:
