@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aecgcnn.errors import InputError
 from aecgcnn.version import __version__
-from aecgcnn.config import PREDICT_BATCH_SIZE
+from aecgcnn.config import PREDICT_BATCH_SIZE, PROBE_RADIUS
 from aecgcnn.graph import GraphSettings
 from aecgcnn.outputs import writable_output
 
@@ -539,7 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("paths", nargs="+", help="CIF files or folders of CIFs")
     q.add_argument("--out", default="geometry.csv")
     q.add_argument("--workers", type=int, default=1, help="Zeo++ processes side by side")
-    q.add_argument("--probe", type=float, default=1.86, help="probe radius (Å) of areas and volumes (N2: 1.86)")
+    q.add_argument("--probe", type=float, default=PROBE_RADIUS, help="probe radius (Å) of areas and volumes "
+                                                                      "(default: N2, as the CoRE-2019 table)")
     q.set_defaults(func=cmd_geometry)
 
     q = sub.add_parser("baseline", help="Moosavi-style descriptor baseline (random forest / gradient boosting)")

@@ -31,6 +31,10 @@ GRAPH_TIME_LIMIT = 60.0
 #: the largest CIF (bytes) a screen reads into memory (the largest CoRE-2019 CIF is about 1 MB)
 MAX_CIF_BYTES = 64 * 2**20
 
+# --- pore geometry (aecgcnn.geometry) ------------------------------------------------------------------------------
+#: probe radius (Å) of Zeo++'s surface areas and pore volumes: N2, as the CoRE-2019 table
+PROBE_RADIUS = 1.86
+
 # --- recipes (aecgcnn.protocols) -----------------------------------------------------------------------------------
 #: named recipes: model options for every AE-CGCNN rung and the optimiser settings (aecgcnn.protocols explains each)
 PROTOCOLS: dict[str, dict] = {

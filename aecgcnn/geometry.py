@@ -2,7 +2,7 @@
 
 Columns (Zeo++'s names, CoRE-2019's units): ``Di`` (diameter of the largest included sphere, Å), ``Df`` (largest
 free sphere, Å), ``Dif`` (largest included sphere along the free-sphere path, Å), ``ASA [m^2/cm^3]`` / ``NASA
-[m^2/cm^3]`` (accessible / non-accessible surface area per volume, probe :data:`PROBE_RADIUS`), ``AVF`` / ``NAVF``
+[m^2/cm^3]`` (accessible / non-accessible surface area per volume, probe :data:`aecgcnn.config.PROBE_RADIUS`), ``AVF`` / ``NAVF``
 (accessible / non-accessible volume fractions of Zeo++'s ``-vol``, the same probe), ``AV [cm^3/g]`` / ``NAV
 [cm^3/g]`` (the same per mass), ``density [g/cm^3]``, ``CellV [A^3]``. The CoRE-2019 table's pore volumes (POAV,
 PONAV) are Zeo++'s probe-occupiable volumes (``-volpo``), which ``pyzeo`` does not expose: they are not computed.
@@ -21,14 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 from aecgcnn.cif import read_cif
-from aecgcnn.config import CUTOFF, GRAPH_TIME_LIMIT
+from aecgcnn.config import CUTOFF, GRAPH_TIME_LIMIT, PROBE_RADIUS
 from aecgcnn.data.workers import map_limited
 from aecgcnn.errors import InputError
 from aecgcnn.graph import build_graph
 from aecgcnn.predict import collect_cifs
 
-#: probe radius (Å) of the surface areas and pore volumes: N2, as the CoRE-2019 table
-PROBE_RADIUS = 1.86
 #: Monte Carlo samples per atom (surface area) and per unit cell (volume)
 SA_SAMPLES, VOLUME_SAMPLES = 2000, 50000
 COLUMNS = ("Di", "Df", "Dif", "ASA [m^2/cm^3]", "NASA [m^2/cm^3]", "AVF", "NAVF", "AV [cm^3/g]", "NAV [cm^3/g]",
