@@ -2,9 +2,9 @@
 
 Columns (Zeo++'s names, CoRE-2019's units): ``Di`` (diameter of the largest included sphere, Å), ``Df`` (largest
 free sphere, Å), ``Dif`` (largest included sphere along the free-sphere path, Å), ``ASA [m^2/cm^3]`` / ``NASA
-[m^2/cm^3]`` (accessible / non-accessible surface area per volume, probe :data:`aecgcnn.config.PROBE_RADIUS`), ``AVF`` / ``NAVF``
-(accessible / non-accessible volume fractions of Zeo++'s ``-vol``, the same probe), ``AV [cm^3/g]`` / ``NAV
-[cm^3/g]`` (the same per mass), ``density [g/cm^3]``, ``CellV [A^3]``. The CoRE-2019 table's pore volumes (POAV,
+[m^2/cm^3]`` (accessible / non-accessible surface area per volume, probe :data:`aecgcnn.config.PROBE_RADIUS`),
+``AVF`` / ``NAVF`` (accessible / non-accessible volume fractions of Zeo++'s ``-vol``, the same probe), ``AV
+[cm^3/g]`` / ``NAV [cm^3/g]`` (the same per mass), ``density [g/cm^3]``, ``CellV [A^3]``. The CoRE-2019 table's pore volumes (POAV,
 PONAV) are Zeo++'s probe-occupiable volumes (``-volpo``), which ``pyzeo`` does not expose: they are not computed.
 
 Zeo++ runs in worker processes (:func:`aecgcnn.data.workers.map_limited`): it prints to the C-level standard output
