@@ -119,10 +119,11 @@ def check_cell(cell, source: str) -> None:
                          "the other two, and all three less than 360°): the lattice vectors are coplanar")
 
 
-def _fast_p1(text: str, source: str) -> ParsedCrystal | None:
+def _fast_p1(text: str, source: str, cell: list) -> ParsedCrystal | None:
     """Parse a plain P1 CIF (one block, identity symmetry, one atom_site loop) without pymatgen's
-    general CIF machinery, keeping the file's site order. Returns None when the file is not of that
-    simple form, so the caller falls back to pymatgen."""
+    general CIF machinery, keeping the file's site order; ``cell``: its six cell parameters, checked by the
+    caller (:func:`check_cell`). Returns None when the file is not of that simple form, so the caller falls back
+    to pymatgen."""
     from pymatgen.core import Element, Lattice
 
     if text.count("data_") != 1:
@@ -134,10 +135,8 @@ def _fast_p1(text: str, source: str) -> ParsedCrystal | None:
             sg = ln.split(None, 1)[1].strip().lower() if len(ln.split(None, 1)) > 1 else None
     if sg not in _P1_NAMES:
         return None
-    cell = [_cell_value(text, t) for t in CELL_TAGS]
-    if any(c is None for c in cell):
+    if len(cell) != len(CELL_TAGS) or any(c is None for c in cell):
         return None
-    check_cell(cell, source)
     # locate loops
     i, loops = 0, []
     while i < len(lines):
@@ -210,14 +209,14 @@ def parse_cif(text: str, source: str = "<string>") -> ParsedCrystal:
     if "_cell_length_a" not in text or "_atom_site_fract_" not in text and "_atom_site_Cartn_" not in text:
         raise InputError(f"{source}: not a CIF with a unit cell and an atom_site loop "
                          "(_cell_length_a / _atom_site_fract_x missing)")
-    fast = _fast_p1(text, source)
-    if fast is not None:
-        return fast
     try:
         cell = [_cell_value(text, t) for t in CELL_TAGS]
     except ValueError:  # a value the pattern took but float() refuses: pymatgen reports it below
         cell = []
-    check_cell(cell, source)  # before pymatgen, which can loop for long on a degenerate cell
+    check_cell(cell, source)  # before any parsing: pymatgen can loop for long on a degenerate cell
+    fast = _fast_p1(text, source, cell)
+    if fast is not None:
+        return fast
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
