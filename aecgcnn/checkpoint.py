@@ -11,7 +11,7 @@ from aecgcnn.errors import InputError
 from aecgcnn.version import __version__
 from aecgcnn.graph import GraphSettings
 from aecgcnn.models import build_model
-from aecgcnn.models.fused import LEGACY_EDGE_PRECISION
+from aecgcnn.config import LEGACY_EDGE_PRECISION
 from aecgcnn.safeload import load_pt
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aecgcnn.errors import InputError
 from aecgcnn.version import __version__
-from aecgcnn.config import PREDICT_BATCH_SIZE, PROBE_RADIUS
+from aecgcnn.config import MAX_CIF_BYTES, PREDICT_BATCH_SIZE, PROBE_RADIUS
 from aecgcnn.graph import GraphSettings
 from aecgcnn.outputs import writable_output
 
@@ -180,7 +180,7 @@ def cmd_predict(args):
     """`aecgcnn predict`: predictions (and with ``--attention`` per-atom attention) of a checkpoint, ensemble or shipped
     model for CIF files or folders (:meth:`aecgcnn.api.Model.predict`); skipped files are listed beside the output."""
     from aecgcnn.api import load_model
-    from aecgcnn.predict import report_failures
+    from aecgcnn.predict import fail_when_nothing_done, report_failures
     from aecgcnn.train import resolve_device
     source, paths = _model_and_paths(args)
     out = writable_output(args.out)
@@ -190,10 +190,7 @@ def cmd_predict(args):
     table = model.predict(paths, cache_dir=args.cache_dir, precision=args.edge_precision, progress=True)
     skipped = out.with_name(out.stem + "_skipped.csv")
     failures = table.attrs["skipped"]
-    if table.empty:
-        report_failures(failures, skipped)
-        raise InputError(f"no structure predicted: all {len(failures)} input(s) were skipped"
-                         + (f" (listed in {skipped})" if failures else ""))
+    fail_when_nothing_done(len(table), failures, skipped, "predicted")
     table.to_csv(out, index=False)
     print(f"predicted {len(table)} structures -> {out}")
     if args.attention:
@@ -214,7 +211,7 @@ def cmd_screen(args):
     model = load_model(args.checkpoint, resolve_device(args.device))
     r = screen(model.net, model.meta, args.sources, args.out, batch_size=args.batch_size, workers=args.workers,
                descending=not args.ascending, device=model.device, precision=args.edge_precision,
-               **({"max_bytes": int(args.max_cif_mb * 2**20)} if args.max_cif_mb else {}))
+               max_bytes=int(args.max_cif_mb * 2**20))
     print(f"screened {r.n_predicted} structures ({r.n_skipped} skipped"
           + (f", listed in {r.skipped}" if r.skipped else "") + (f"; {r.n_done_before} done before, resumed"
                                                                if r.n_done_before else "") + f") -> {r.ranked}")
@@ -269,7 +266,7 @@ def cmd_explain(args):
     ``--out``."""
     from aecgcnn.api import load_model
     from aecgcnn.explain import explain_graphs, write_explanation
-    from aecgcnn.predict import report_failures
+    from aecgcnn.predict import fail_when_nothing_done, report_failures
     source, paths = _model_and_paths(args)
     out = Path(args.out)
     writable_output(out / "atoms.csv")
@@ -278,9 +275,7 @@ def cmd_explain(args):
         raise InputError(f"{source}: explain needs one model, not an ensemble: pass a member "
                          f"({Path(source) / model.meta['members'][0]})")
     ids, _, graph_list, failures = model.graphs(paths, args.cache_dir, progress=True)
-    if not ids:
-        report_failures(failures, out / "skipped.csv")
-        raise InputError(f"no structure explained: all {len(failures)} input(s) were skipped")
+    fail_when_nothing_done(len(ids), failures, out / "skipped.csv", "explained")
     atoms, extra = explain_graphs(model.net, graph_list, ids)
     stats = write_explanation(atoms, extra, dict(zip(ids, graph_list)), out, args.top_k, args.max_figures,
                               model.units)
@@ -294,16 +289,16 @@ def cmd_geometry(args):
     """`aecgcnn geometry CIFS...`: Zeo++ pore geometry of every CIF (CoRE-2019's columns) to a CSV, bad files
     listed with their reason."""
     from aecgcnn.geometry import pore_geometry
-    from aecgcnn.predict import report_failures
+    from aecgcnn.predict import fail_when_nothing_done, report_failures
     out = writable_output(args.out)
     table = pore_geometry(args.paths, workers=args.workers, probe=args.probe)
     good = table[table["problem"] == ""]
+    failures = [(r.id, r.problem) for r in table.itertuples() if r.problem]
+    skipped = out.with_name(out.stem + "_skipped.csv")
+    fail_when_nothing_done(len(good), failures, skipped, "measured")
     good.drop(columns="problem").to_csv(out, index=False)
     print(f"pore geometry of {len(good)} structures -> {out}")
-    failures = [(r.id, r.problem) for r in table.itertuples() if r.problem]
-    report_failures(failures, out.with_name(out.stem + "_skipped.csv"))
-    if good.empty:
-        raise InputError(f"no structure measured: all {len(table)} input(s) were skipped")
+    report_failures(failures, skipped)
 
 
 NOTEBOOKS = {"quickstart": "00_quickstart", "curves": "01_training_curves", "table1": "02_table1_ablation",
@@ -526,8 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--ascending", action="store_true", help="rank the lowest prediction first")
     q.add_argument("--workers", type=int, default=None, help="graph-building processes (default: CPU count)")
     q.add_argument("--batch-size", type=int, default=PREDICT_BATCH_SIZE)
-    q.add_argument("--max-cif-mb", type=float, default=None, metavar="MB",
-                   help="skip a CIF (file or archive member) larger than this, with that reason (default: 64 MiB)")
+    q.add_argument("--max-cif-mb", type=float, default=MAX_CIF_BYTES / 2**20, metavar="MB",
+                   help="skip a CIF (file or archive member) larger than this, with that reason (default: %(default)g)")
     q.add_argument("--top-attention", type=int, default=0, metavar="K",
                    help="also write the per-atom attention table of the K best-ranked structures")
     q.add_argument("--device", default="auto")

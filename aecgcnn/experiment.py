@@ -27,8 +27,8 @@ from aecgcnn.graph import GraphSettings
 from aecgcnn.ensemble import MANIFEST, is_ensemble, load_ensemble, predict_with_std
 from aecgcnn.metrics import aggregate, calibration, regression_metrics, sigma_scale
 from aecgcnn.models import model_from_preset
-from aecgcnn.models.fused import EDGE_PRECISIONS, LEGACY_EDGE_PRECISION, default_edge_precision
-from aecgcnn.config import DEFAULT_PROTOCOL, TRAIN_KEYS
+from aecgcnn.models.fused import EDGE_PRECISIONS, default_edge_precision
+from aecgcnn.config import DEFAULT_PROTOCOL, LEGACY_EDGE_PRECISION, TRAIN_KEYS
 from aecgcnn.pretrained import resolve_source
 from aecgcnn.protocols import protocol, train_recipe
 from aecgcnn.provenance import stamp, write_record

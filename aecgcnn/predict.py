@@ -37,6 +37,16 @@ def entries_from_files(files: list[Path]) -> tuple[list[Entry], list[tuple[str, 
     return entries, failures
 
 
+def fail_when_nothing_done(n_done: int, failures, out_csv, what: str) -> None:
+    """When a job produced nothing (``n_done`` 0), report every skipped input (:func:`report_failures`) and raise
+    :class:`InputError` ("no structure ``what``: all N input(s) were skipped"), so the command exits non-zero."""
+    if n_done:
+        return
+    report_failures(failures, out_csv)
+    raise InputError(f"no structure {what}: all {len(failures)} input(s) were skipped"
+                     + (f" (listed in {out_csv})" if failures else ""))
+
+
 def report_failures(failures, out_csv=None, stream=None) -> None:
     """Print skipped inputs (first 10) to stderr and, with ``out_csv``, list them all in a CSV."""
     import sys

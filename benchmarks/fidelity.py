@@ -98,7 +98,7 @@ DESCRIPTION = {
 def case(name: str) -> dict:
     """The experiment settings of a case: float32 per-edge GEMMs unless the case says otherwise (its runs were made
     before bf16 became the package default)."""
-    from aecgcnn.models.fused import LEGACY_EDGE_PRECISION
+    from aecgcnn.config import LEGACY_EDGE_PRECISION
     return {"edge_precision": LEGACY_EDGE_PRECISION, **CASES[name]}
 
 

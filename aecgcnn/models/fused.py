@@ -32,7 +32,7 @@ import warnings
 import torch
 from torch.nn import functional as Fn
 
-from aecgcnn.config import EDGE_PRECISION, EDGE_PRECISION_BY_TASK, LEGACY_EDGE_PRECISION  # noqa: F401
+from aecgcnn.config import EDGE_PRECISION, EDGE_PRECISION_BY_TASK
 
 
 def folded_batchnorm_weights(v: torch.Tensor, e: torch.Tensor, nbr: torch.Tensor, mask: torch.Tensor,

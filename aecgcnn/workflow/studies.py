@@ -10,8 +10,7 @@ from aecgcnn.data.datasets import is_demo, resolve_data_dir
 from aecgcnn.data.splits import VAL_FRACTION_OF_TRAIN
 from aecgcnn.experiment import Experiment, run_study
 from aecgcnn.models import LADDER
-from aecgcnn.models.fused import LEGACY_EDGE_PRECISION
-from aecgcnn.config import DEFAULT_PROTOCOL, PROTOCOLS
+from aecgcnn.config import DEFAULT_PROTOCOL, LEGACY_EDGE_PRECISION, PROTOCOLS
 
 # Experiment scale per experiment family and profile. quick: CI (a couple of minutes on 2 CPU cores);
 # cpu: what this 2-core machine can afford for the paper's claims (docs/notebooks.md: the measured cost per run;
