@@ -16,15 +16,16 @@ from aecgcnn.safeload import load_pt
 
 
 def save_checkpoint(path, model, graph_settings: GraphSettings, dataset: str = "", target: str = "",
-                    units: str = "", extra: dict | None = None) -> Path:
-    """Write a checkpoint file and return its path."""
+                    units: str = "", extra: dict | None = None, domain: dict | None = None) -> Path:
+    """Write a checkpoint file and return its path. ``domain``: the model's applicability domain
+    (:func:`aecgcnn.domain.fit_domain`; default: the one the model carries, if any)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({
         "format": 1, "package_version": __version__, "kind": model.kind, "config": model.config_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "graph_settings": graph_settings.to_dict(), "dataset": dataset, "target": target, "units": units,
-        "extra": extra or {},
+        "extra": extra or {}, "domain": domain if domain is not None else getattr(model, "domain", None),
     }, path)
     return path
 
@@ -44,7 +45,8 @@ def load_checkpoint(path, device="cpu"):
     model = build_model(ckpt["kind"], ckpt["config"], legacy=True)
     model.load_state_dict(ckpt["state_dict"])
     model.to(device).eval()
-    meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
+    model.domain = ckpt.get("domain")  # None: saved before domains existed (``aecgcnn domain`` adds one)
+    meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "domain")}
     meta["graph_settings"] = GraphSettings(**ckpt["graph_settings"])
     return model, meta
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aecgcnn.errors import InputError
 from aecgcnn.version import __version__
-from aecgcnn.config import MAX_CIF_BYTES, PREDICT_BATCH_SIZE, PROBE_RADIUS
+from aecgcnn.config import DOMAIN_MODES, MAX_CIF_BYTES, PREDICT_BATCH_SIZE, PROBE_RADIUS
 from aecgcnn.graph import GraphSettings
 from aecgcnn.outputs import writable_output
 
@@ -211,7 +211,7 @@ def cmd_screen(args):
     model = load_model(args.checkpoint, resolve_device(args.device))
     r = screen(model.net, model.meta, args.sources, args.out, batch_size=args.batch_size, workers=args.workers,
                descending=not args.ascending, device=model.device, precision=args.edge_precision,
-               max_bytes=int(args.max_cif_mb * 2**20))
+               max_bytes=int(args.max_cif_mb * 2**20), domain=args.domain)
     print(f"screened {r.n_predicted} structures ({r.n_skipped} skipped"
           + (f", listed in {r.skipped}" if r.skipped else "") + (f"; {r.n_done_before} done before, resumed"
                                                                if r.n_done_before else "") + f") -> {r.ranked}")
@@ -253,7 +253,8 @@ def cmd_baseline(args):
     for seed in args.seeds:
         out = Path(args.out) / f"seed{seed}" if args.out else None
         m = run_descriptor_baseline(args.dataset, args.split, seed, args.regressor, args.data_dir, args.cache_dir,
-                                    not args.no_geometry, out, args.train_size, args.val_size, args.test_size)
+                                    not args.no_geometry, out, args.train_size, args.val_size, args.test_size,
+                                    args.portable)
         runs.append(m["test"])
         print(f"seed {seed}: test MAE {m['test']['mae']:.4f} {m['units']}  SRCC {m['test']['srcc']:.3f}  "
               f"R2 {m['test']['r2']:.3f} (n={m['test']['n']}, {m['n_features']} descriptors)")
@@ -299,6 +300,19 @@ def cmd_geometry(args):
     good.drop(columns="problem").to_csv(out, index=False)
     print(f"pore geometry of {len(good)} structures -> {out}")
     report_failures(failures, skipped)
+
+
+def cmd_domain(args):
+    """`aecgcnn domain CHECKPOINT`: fit a saved model's applicability domain on its own training and validation
+    crystals and store it in the checkpoint (models trained before domains existed)."""
+    from aecgcnn.experiment import fit_checkpoint_domain
+    from aecgcnn.train import resolve_device
+    summary = fit_checkpoint_domain(args.checkpoint, args.out, args.data_dir, args.cache_dir,
+                                    resolve_device(args.device))
+    print(f"domain of {args.checkpoint}: {summary['n_reference']} reference crystals of {summary['n_train']}, "
+          f"k={summary['k']}, threshold {summary['threshold']:.3f} (the {summary['percentile']:g}th percentile of "
+          f"{summary['n_val']} validation crystals), {len(summary['elements'])} training elements -> "
+          f"{args.out or args.checkpoint}")
 
 
 NOTEBOOKS = {"quickstart": "00_quickstart", "curves": "01_training_curves", "table1": "02_table1_ablation",
@@ -523,6 +537,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--batch-size", type=int, default=PREDICT_BATCH_SIZE)
     q.add_argument("--max-cif-mb", type=float, default=MAX_CIF_BYTES / 2**20, metavar="MB",
                    help="skip a CIF (file or archive member) larger than this, with that reason (default: %(default)g)")
+    q.add_argument("--domain", choices=DOMAIN_MODES, default=DOMAIN_MODES[0],
+                   help="structures outside the model's applicability domain: keep (ranked with the others; the "
+                        "in_domain column says it), last (ranked after every in-domain one), drop (left out, listed "
+                        "in <out stem>_outside_domain.csv)")
     q.add_argument("--top-attention", type=int, default=0, metavar="K",
                    help="also write the per-atom attention table of the K best-ranked structures")
     q.add_argument("--device", default="auto")
@@ -544,6 +562,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seeds", type=int, nargs="+", default=[0])
     q.add_argument("--regressor", default="rf", choices=["rf", "gb"])
     q.add_argument("--no-geometry", action="store_true", help="chemistry descriptors only")
+    q.add_argument("--portable", action="store_true",
+                   help="only descriptors any CIF yields (chemistry + the pore geometry `aecgcnn geometry` computes); "
+                        "with --out the fitted model is saved there (<out>/seed<k>/descriptor_model.npz) and `aecgcnn "
+                        "predict <out>/seed<k> CIFS` uses it on new CIFs")
     q.add_argument("--train-size", type=int, default=None,
                    help="fit on this many of the train part, drawn as `train --train-size` draws them (default: all)")
     q.add_argument("--val-size", type=int, default=None,
@@ -590,6 +612,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--states", action="store_true", help="save: also the training state of unfinished runs (as "
                                                          "--models: several MB each, not committed)")
     q.set_defaults(func=cmd_archive)
+
+    q = sub.add_parser("domain", help="fit a model's applicability domain (embedding distance to its training "
+                                      "crystals, elements seen) and store it in its checkpoint")
+    q.add_argument("checkpoint", help="a checkpoint or run folder that records its experiment")
+    q.add_argument("--out", default=None, help="write the checkpoint with its domain here (default: in place)")
+    q.add_argument("--device", default="auto")
+    _add_common(q)
+    q.set_defaults(func=cmd_domain)
 
     q = sub.add_parser("evaluate", help="metrics of a checkpoint on a split of a dataset")
     q.add_argument("checkpoint")

@@ -71,3 +71,15 @@ EDGE_PRECISION = "fp32"
 LEGACY_EDGE_PRECISION = "fp32"
 #: structures per batch of predict, screen and the Python API
 PREDICT_BATCH_SIZE = 32
+
+# --- applicability domain (aecgcnn.domain) ------------------------------------------------------------------------
+#: nearest training crystals averaged in the embedding distance
+DOMAIN_K = 5
+#: the threshold τ is this percentile of the validation crystals' distances (about 5 % of them fall outside)
+DOMAIN_PERCENTILE = 95.0
+#: training crystals kept as the stored reference set (a random subset above this; float16, D = 64: 0.5 MB)
+DOMAIN_REFERENCE = 4096
+#: what ``screen`` does with structures outside a model's domain: ``keep`` ranks them with the others (the columns
+#: say it), ``last`` ranks every in-domain structure first, ``drop`` leaves them out of the ranking (listed in
+#: ``<out stem>_outside_domain.csv``); the first is the default
+DOMAIN_MODES = ("keep", "last", "drop")

@@ -14,6 +14,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from aecgcnn import distributed
 from aecgcnn.errors import InputError
@@ -23,10 +24,11 @@ from aecgcnn.data.cache import build_graphs, write_problems
 from aecgcnn.data.datasets import (DATASETS, dataset_digests, is_demo, load_entries, recorded_same_data,
                                    resolve_data_dir)
 from aecgcnn.data.splits import load_split, make_split, save_split
+from aecgcnn.domain import domain_summary, fit_domain
 from aecgcnn.graph import GraphSettings
 from aecgcnn.ensemble import MANIFEST, is_ensemble, load_ensemble, predict_with_std
 from aecgcnn.metrics import aggregate, calibration, regression_metrics, sigma_scale
-from aecgcnn.models import model_from_preset
+from aecgcnn.models import fused, model_from_preset
 from aecgcnn.models.fused import EDGE_PRECISIONS, default_edge_precision
 from aecgcnn.config import DEFAULT_PROTOCOL, LEGACY_EDGE_PRECISION, TRAIN_KEYS
 from aecgcnn.pretrained import resolve_source
@@ -270,6 +272,38 @@ def evaluation_set(meta: dict, part: str = "test", dataset: str | None = None, s
     return dataset, sets["test"]
 
 
+def fit_checkpoint_domain(path, out=None, data_dir=None, cache_dir=None, device="cpu") -> dict:
+    """Fit the applicability domain (:func:`aecgcnn.domain.fit_domain`) of a saved single model on the training and
+    validation crystals of the split its recorded experiment draws, and write it into the checkpoint (``out``: a
+    copy there instead) → the domain's summary. A run's ``metrics.json`` or a shipped model's ``card.json`` beside
+    the checkpoint gets the summary too."""
+    path = Path(path)
+    ckpt_path = path / "checkpoint.pt" if path.is_dir() else path
+    model, meta = load_checkpoint(ckpt_path, device)
+    saved = meta.get("extra", {}).get("experiment")
+    if not saved:
+        raise InputError(f"{ckpt_path}: records no experiment, so its training crystals are unknown")
+    entries = load_entries(saved["dataset"], data_dir)
+    _, train = evaluation_set(meta, "train", data_dir=data_dir, cache_dir=cache_dir, entries=entries)
+    _, val = evaluation_set(meta, "val", data_dir=data_dir, cache_dir=cache_dir, entries=entries)
+    with fused.edge_precision(saved.get("edge_precision") or LEGACY_EDGE_PRECISION):
+        domain = fit_domain(model, train, val, seed=saved.get("seed", 0), device=device)
+    ckpt = load_pt(ckpt_path, map_location="cpu", what="aecgcnn checkpoint")
+    ckpt["domain"] = domain
+    target = Path(out) if out else ckpt_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, target)
+    summary = {**domain_summary(domain), "fitted_by": {k: v for k, v in stamp(device).items()
+                                                        if k in ("command", "commit", "utc")}}
+    for name in ("metrics.json", "card.json"):  # a run's record, a shipped model's card
+        record = ckpt_path.parent / name
+        if not out and record.exists():
+            write_record(record, {**json.loads(record.read_text()), "domain": summary})
+    return summary
+
+
 def run_experiment(exp: Experiment, entries=None) -> dict:
     """Run one experiment; returns the metrics dict (also written to ``out_dir/metrics.json``)."""
     entries = entries if entries is not None else load_entries(exp.dataset, exp.data_dir)
@@ -342,6 +376,10 @@ def _test_and_write(exp: Experiment, model, sets, split, built, unlabelled, resu
     }
     metrics["history"] = result.history
     if out:
+        with fused.edge_precision(exp.edge_precision):
+            model.domain = fit_domain(model, sets["train"], sets["val"], seed=exp.seed, batch_size=ts["batch_size"],
+                                      device=device)
+        metrics["domain"] = domain_summary(model.domain)  # fitted by the run's own command (its provenance)
         save_checkpoint(out / "checkpoint.pt", model, graph_settings(exp), exp.dataset, metrics["target"],
                         metrics["units"], extra={"preset": exp.preset, "test_mae": metrics["test"]["mae"], "experiment": asdict(exp)})
         # history.csv was written epoch by epoch by the trainer (TrainConfig.log_path)

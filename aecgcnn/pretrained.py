@@ -83,7 +83,7 @@ def package_run(run_dir, name: str, root: Path | None = None, default_for_datase
         "trained_with": {"command": command or prov["command"], "commit": prov["commit"], "device": prov["device"],
                          "processes": prov.get("processes", 1), "utc": prov["utc"],
                          "seconds": round(m["train_seconds"])},
-        "default_for_dataset": default_for_dataset, "note": note,
+        "default_for_dataset": default_for_dataset, "note": note, "domain": m.get("domain", {}),
     }
     out = Path(root or PRETRAINED_DIR) / name
     if default_for_dataset:  # one default per dataset: the new model takes over
@@ -108,6 +108,9 @@ def describe(card: dict) -> str:
             f"  test MAE {t['mae']:.4f} {card['units']}, RMSE {t['rmse']:.4f}, R2 {t['r2']:.3f}, SRCC {t['srcc']:.3f}\n"
             f"  trained: {card['trained_with']['command']} (commit {card['trained_with']['commit']}, "
             f"{card['trained_with']['device']}; per-edge GEMMs {_precision(card)})"
+            + (f"\n  applicability domain: kNN distance (k={d['k']}) to {d['n_reference']:,} training crystals, inside up to "
+               f"the {d['percentile']:g}th percentile of the validation crystals'; {len(d['elements'])} elements seen"
+               if (d := card.get("domain")) else "\n  applicability domain: none stored (add it: aecgcnn domain)")
             + (f"\n  note: {card['note']}" if card.get("note") else ""))
 
 

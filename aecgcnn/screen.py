@@ -23,14 +23,18 @@ from tqdm.auto import tqdm
 from aecgcnn.errors import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.data.cache import crash_message, safe_graph, timeout_message, write_problems
-from aecgcnn.config import GRAPH_TIME_LIMIT, MAX_CIF_BYTES, PREDICT_BATCH_SIZE
+from aecgcnn.config import DOMAIN_MODES, GRAPH_TIME_LIMIT, MAX_CIF_BYTES, PREDICT_BATCH_SIZE
 from aecgcnn.data.workers import map_limited
 from aecgcnn.ensemble import predict_values
 from aecgcnn.checkpoint import trained_edge_precision
+from aecgcnn.domain import COLUMNS as DOMAIN_COLUMNS, DISTANCE, INSIDE, RANGE, UNSEEN, capture_embeddings, domain_columns, has_domain
 from aecgcnn.models.fused import compile_for_job, edge_precision
 
 ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".zip")
-ROW_FIELDS = ["origin", "id", "prediction", "std", "atoms", "problem"]
+ROW_FIELDS = ["origin", "id", "prediction", "std", "atoms", *DOMAIN_COLUMNS, "problem"]
+#: the journal's columns before the applicability domain (such journals are read and rewritten with empty domain
+#: columns)
+ROW_FIELDS_V1 = ["origin", "id", "prediction", "std", "atoms", "problem"]
 
 
 def iter_cifs(sources, max_bytes: int = MAX_CIF_BYTES) -> Iterator[tuple[str, str, str | None, str | None]]:
@@ -124,10 +128,11 @@ def open_journal(rows_path: Path) -> list[dict]:
     text = rows_path.read_text(errors="replace") if rows_path.exists() else ""
     complete = text[:text.rfind("\n") + 1]  # a last line without its newline was cut mid-write
     records = list(csv.reader(io.StringIO(complete)))
-    has_header = bool(records) and records[0] == ROW_FIELDS
-    body = records[1:] if has_header else records
-    rows = [dict(zip(ROW_FIELDS, r)) for r in body if len(r) == len(ROW_FIELDS)]
-    if not has_header or complete != text or len(rows) != len(body):
+    header = records[0] if records and records[0] in (ROW_FIELDS, ROW_FIELDS_V1) else None
+    body = records[1:] if header else records
+    layouts = {len(f): f for f in ([header] if header else [ROW_FIELDS, ROW_FIELDS_V1])}  # headerless: by width
+    rows = [{**dict.fromkeys(ROW_FIELDS, ""), **dict(zip(layouts[len(r)], r))} for r in body if len(r) in layouts]
+    if header != ROW_FIELDS or complete != text or len(rows) != len(body):
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=ROW_FIELDS)
         w.writeheader()
@@ -143,13 +148,21 @@ def open_journal(rows_path: Path) -> list[dict]:
 
 def screen(model, meta: dict, sources, out, batch_size: int = PREDICT_BATCH_SIZE, workers: int | None = None, window: int = 512,
            descending: bool = True, device="cpu", progress: bool = True, precision: str | None = None,
-           time_limit: float | None = GRAPH_TIME_LIMIT, max_bytes: int = MAX_CIF_BYTES) -> ScreenResult:
+           time_limit: float | None = GRAPH_TIME_LIMIT, max_bytes: int = MAX_CIF_BYTES,
+           domain: str = DOMAIN_MODES[0]) -> ScreenResult:
     """Predict every CIF of ``sources`` with a loaded model or ensemble (see :func:`aecgcnn.checkpoint.load_checkpoint`)
     and write ``out`` (CSV ranked by prediction, with ensemble σ) plus ``<out>.rows.csv`` (written as it goes;
     the resume point) and ``<out stem>_skipped.csv``. ``workers``: graph-building processes (default: the CPU
     count); ``window``: structures in flight at once (bounds memory); ``precision``: of the per-edge GEMMs
     (``fp32`` | ``bf16``; None: as the model was trained); ``time_limit``: seconds one structure's graph may take
-    before it is skipped with that reason; ``max_bytes``: the largest CIF read (:data:`aecgcnn.config.MAX_CIF_BYTES`)."""
+    before it is skipped with that reason; ``max_bytes``: the largest CIF read (:data:`aecgcnn.config.MAX_CIF_BYTES`).
+    A model carrying an applicability domain (:mod:`aecgcnn.domain`) adds its columns; ``domain``: what the ranking
+    does with structures outside it (:data:`aecgcnn.config.DOMAIN_MODES`)."""
+    if domain not in DOMAIN_MODES:
+        raise InputError(f"domain={domain!r}: one of {', '.join(DOMAIN_MODES)}")
+    if domain != DOMAIN_MODES[0] and not has_domain(model):
+        raise InputError(f"--domain {domain}: this model carries no applicability domain (add one with "
+                         "`aecgcnn domain CHECKPOINT`)")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows_path = out.with_name(out.name + ".rows.csv")
@@ -186,32 +199,47 @@ def screen(model, meta: dict, sources, out, batch_size: int = PREDICT_BATCH_SIZE
                 bar.update(len(pending))
             fh.flush()
     bar.close()
-    skipped = _rank(rows_path, out, descending, meta)
+    skipped = _rank(rows_path, out, descending, meta, domain)
     return ScreenResult(len(done), n_pred, n_skip, out, rows_path, skipped)
 
 
 @torch.no_grad()
 def _predict_rows(model, items, writer, device) -> int:
     ds = GraphDataset([g for _, _, g in items], None, [o for o, _, _ in items])
-    mean, std = predict_values(model, next(iter(make_loader(ds, len(items)))).to(device))
-    for (origin, cid, g), m, s in zip(items, mean, std or [""] * len(items)):
-        writer.writerow({"origin": origin, "id": cid, "prediction": m, "std": s, "atoms": g.num_atoms})
+    with capture_embeddings(model) as captured:
+        mean, std = predict_values(model, next(iter(make_loader(ds, len(items)))).to(device))
+    dom = domain_columns(model, captured.rows(), ds.graphs) if has_domain(model) else {}
+    for k, ((origin, cid, g), m) in enumerate(zip(items, mean)):
+        writer.writerow({"origin": origin, "id": cid, "prediction": m, "std": "" if std is None else std[k],
+                         "atoms": g.num_atoms, **{c: v[k] for c, v in dom.items()}})
     return len(items)
 
 
-def _rank(rows_path: Path, out: Path, descending: bool, meta: dict) -> Path | None:
-    """Write the ranked table from the rows file; the skipped rows go to ``<out stem>_skipped.csv``."""
+def _rank(rows_path: Path, out: Path, descending: bool, meta: dict, domain: str = DOMAIN_MODES[0]) -> Path | None:
+    """Write the ranked table from the rows file (``domain``: :data:`aecgcnn.config.DOMAIN_MODES`); the skipped rows go to
+    ``<out stem>_skipped.csv``."""
     with open(rows_path, newline="") as fh:
         rows = list(csv.DictReader(fh))
     good = [r for r in rows if not r["problem"]]
     good.sort(key=lambda r: float(r["prediction"]), reverse=descending)
+    outside = lambda r: r.get(INSIDE) == "False"  # noqa: E731  ('' : no domain, or a row from before domains)
+    if domain == "last":
+        good.sort(key=outside)  # stable: each group keeps its ranking
+    elif domain == "drop":
+        dropped = [r for r in good if outside(r)]
+        good = [r for r in good if not outside(r)]
+        write_problems(out.with_name(out.stem + "_outside_domain.csv"),
+                       [(r["origin"], f"outside the model's domain: distance {float(r[DISTANCE]):.2f} (≤ 1 inside)"
+                         + (f", elements never seen in training: {r[UNSEEN]}" if r[UNSEEN] else "")
+                         + (f", beyond the training range: {r[RANGE]}" if r[RANGE] else ""))
+                        for r in dropped])
     units = meta.get("units", "")
     with open(out, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["rank", "id", f"prediction ({meta.get('target', 'target')}, {units})", f"std ({units})",
-                    "atoms", "origin"])
+                    "atoms", *DOMAIN_COLUMNS, "origin"])
         for k, r in enumerate(good, 1):
-            w.writerow([k, r["id"], r["prediction"], r["std"], r["atoms"], r["origin"]])
+            w.writerow([k, r["id"], r["prediction"], r["std"], r["atoms"], *(r[c] for c in DOMAIN_COLUMNS), r["origin"]])
     bad = [(r["origin"], r["problem"]) for r in rows if r["problem"]]
     return write_problems(out.with_name(out.stem + "_skipped.csv"), bad) if bad else None
 

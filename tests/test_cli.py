@@ -4,9 +4,11 @@ import re
 
 import pandas as pd
 import pytest
+import torch
 from conftest import one_atom_fcc, rocksalt, triclinic
 from pymatgen.io.cif import CifWriter
 
+import aecgcnn
 from aecgcnn import InputError
 from aecgcnn.cli import main
 
@@ -49,7 +51,8 @@ def test_train_predict_evaluate(tmp_path, capsys, monkeypatch):
     assert main(["predict", str(out / "checkpoint.pt"), str(new), "--out", str(preds),
                  "--attention", str(tmp_path / "atoms.csv")]) == 0
     table = pd.read_csv(preds)
-    assert table["id"].tolist() == ["good"]
+    assert table["id"].tolist() == ["good"] and table["domain_distance"].notna().all()  # every run fits a domain
+    assert metrics["domain"]["n_train"] == metrics["sizes"]["train"] and metrics["domain"]["threshold"] > 0
     assert "bad.cif" in capsys.readouterr().err
     assert "bad" in (tmp_path / "preds_skipped.csv").read_text()
     atoms = pd.read_csv(tmp_path / "atoms.csv")
@@ -61,6 +64,19 @@ def test_train_predict_evaluate(tmp_path, capsys, monkeypatch):
     assert (ex / "structures" / "good.xyz").exists() and (ex / "figures" / "fig3_good.png").exists()
     assert abs(pd.read_csv(ex / "atoms.csv")["importance"].sum() - 1) < 1e-5
     assert (ex / "importance_by_motif.csv").exists()
+
+
+def test_the_domain_command_refits_a_checkpoints_domain_from_its_recorded_split(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    train_tiny(tmp_path, monkeypatch, out)
+    trained = torch.load(out / "checkpoint.pt", weights_only=True)["domain"]
+    stripped = {**torch.load(out / "checkpoint.pt", weights_only=True), "domain": None}
+    torch.save(stripped, tmp_path / "old.pt")
+    assert not aecgcnn.load_model(tmp_path / "old.pt").has_domain
+    assert main(["domain", str(tmp_path / "old.pt")]) == 0
+    refit = torch.load(tmp_path / "old.pt", weights_only=True)["domain"]
+    assert refit["threshold"] == pytest.approx(trained["threshold"], rel=1e-5)
+    assert torch.equal(refit["elements"], trained["elements"]) and torch.equal(refit["bulk_max"], trained["bulk_max"])
 
 
 def test_evaluate_and_explain_rebuild_the_runs_own_test_split_when_some_entries_are_unlabelled(tmp_path, capsys,

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from conftest import rocksalt, triclinic
 
-from aecgcnn.baselines.descriptors import _geometry_table, chemistry_descriptors
+from aecgcnn.baselines.chemistry import chemistry_descriptors
+from aecgcnn.baselines.descriptors import _geometry_table
 from aecgcnn.graph import build_graph
 
 
@@ -99,3 +100,52 @@ def test_a_finished_fit_is_reused_from_a_copy_of_its_data_and_not_from_changed_d
     descriptors.run_descriptor_baseline("core2019-co2-0.15bar", "70-30", 1, "gb", data_dir=copy,
                                         train_size=10, val_size=4, test_size=6, out_dir=tmp_path / "gb")
     assert len(fits) == 1
+
+
+@pytest.mark.parametrize("kind", ["gb", "rf"])
+def test_saved_trees_predict_as_scikit_learn_with_missing_values(kind, rng):
+    """ŷ = baseline + scale Σ_t leaf_t(x): the arrays of a fitted ensemble, walked in numpy, give scikit-learn's
+    predictions (NaN features go where the fit sent them)."""
+    from aecgcnn.baselines.descriptors import make_regressor
+    from aecgcnn.baselines.trees import export_trees, predict_trees
+    X = rng.random((300, 6))
+    X[rng.random(X.shape) < 0.15] = np.nan
+    y = np.nan_to_num(X[:, 0]) * 2 + np.nan_to_num(X[:, 1], nan=-1.0) + rng.normal(0, 0.05, 300)
+    model = make_regressor(kind, 0)
+    if kind == "rf":
+        model.set_params(n_estimators=20, n_jobs=1)
+    model.fit(X, y)
+    Xt = rng.random((80, 6))
+    Xt[rng.random(Xt.shape) < 0.15] = np.nan
+    assert np.abs(predict_trees(export_trees(model), Xt) - model.predict(Xt)).max() < 1e-9
+
+
+def test_a_portable_fit_is_saved_without_pickle_and_predicts_new_cifs(tmp_path, monkeypatch, core_cifs):
+    """`aecgcnn baseline --portable --out D`: D/seed0/descriptor_model.npz loads with allow_pickle=False, holds only
+    descriptors a new CIF yields, and `aecgcnn predict D/seed0 CIFS` predicts from the graph and Zeo++ as the
+    Python API does."""
+    import pandas as pd
+
+    import aecgcnn
+    from aecgcnn.baselines.descriptor_model import portable_feature
+    from aecgcnn.cli import main
+    monkeypatch.delenv("AECGCNN_DATA", raising=False)
+    assert main(["baseline", "--dataset", "core2019-co2-0.15bar", "--regressor", "gb", "--portable", "--out",
+                 str(tmp_path / "gb")]) == 0
+    saved = tmp_path / "gb" / "seed0"
+    with np.load(saved / "descriptor_model.npz", allow_pickle=False) as z:
+        assert "header" in z.files
+    model = aecgcnn.load_model(saved)
+    assert all(map(portable_feature, model.meta["features"])) and "geo_Di" in model.meta["features"]
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for k, text in enumerate(sorted(core_cifs.values())[:2]):
+        (folder / f"m{k}.cif").write_text(text)
+    (folder / "broken.cif").write_text("not a CIF")
+    table = model.predict([folder])
+    assert table["id"].tolist() == ["m0", "m1"] and np.isfinite(table[model.prediction_column]).all()
+    assert [i for i, _ in table.attrs["skipped"]] == ["broken"]
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(saved), str(folder), "--out", str(out)]) == 0
+    cli = pd.read_csv(out)
+    assert np.allclose(cli[model.prediction_column], table[model.prediction_column])

@@ -4,7 +4,7 @@ Moosavi et al. used 165 descriptors: revised autocorrelations (RACs) of the meta
 functional groups, plus Zeo++ pore geometry. Offline we have the Zeo++ geometry (``Di``, ``Df``, ``Dif``
 for every labelled CoRE MOF; ``ASA``, ``CellV``, ``NASA``, ``POAV``, ``POAVF``, ``PONAV``, ``PONAVF``,
 ``density``, ``total_SA``, ``total_POV`` for the 7,525 MOFs with a 16 bar label) and compute chemistry
-descriptors from the CIF ourselves (:func:`chemistry_descriptors`). RACs are not computed (see docs/model-card.md).
+descriptors from the CIF ourselves (:func:`aecgcnn.baselines.chemistry.chemistry_descriptors`). RACs are not computed (see docs/model-card.md).
 Missing geometry is left as NaN, which scikit-learn's tree models handle natively.
 """
 from __future__ import annotations
@@ -15,53 +15,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-from pymatgen.core import Element
 
+from aecgcnn.baselines.chemistry import chemistry_descriptors
+from aecgcnn.baselines.descriptor_model import FILE as MODEL_FILE, portable_feature, save_descriptor_model
 from aecgcnn.data.cache import build_graphs
 from aecgcnn.data.datasets import DATASETS, dataset_digests, load_entries, recorded_same_data, resolve_data_dir
 from aecgcnn.data.sources import file_digests
 from aecgcnn.data.splits import make_split
 from aecgcnn.experiment import nested_subsets
-from aecgcnn.features import metal_mask
-from aecgcnn.graph import CrystalGraph
 from aecgcnn.metrics import regression_metrics
 from aecgcnn.provenance import stamp, write_record
 
-ELEMENTS = ["H", "C", "N", "O", "F", "S", "P", "Cl", "Br", "I", "B", "Si"]
-METALS = ["Zn", "Cu", "Co", "Cd", "Mn", "Ni", "Fe", "Zr", "Mg", "Al", "Ag", "In", "Ca", "Pb", "Sr", "Ba", "Li",
-          "Na", "K", "V", "Cr", "Ti", "Ln"]
-LANTHANIDES = set(range(57, 72))
 GEOMETRY_LABELS = ["Di", "Df", "Dif"]
 GEOMETRY_16BAR = None  # every numeric column of the Zeo++ table except its index and the label
-_MASS = {z: float(Element.from_Z(z).atomic_mass) for z in range(1, 101)}
-_METAL_MASK = metal_mask(100)
-_MASS_ARRAY = np.array([0.0] + [_MASS[z] for z in range(1, 101)])
-
-
-def chemistry_descriptors(graph: CrystalGraph) -> dict:
-    """Composition and charge descriptors of one crystal: element fractions (12 non-metals), metal
-    identity (fractions of 22 common metals + lanthanides), metal fraction, density (g/cm³), volume per
-    atom (Å³), number of atoms, mean nearest-neighbour distance (Å), partial-charge statistics (e)."""
-    z = graph.atomic_numbers.astype(int)
-    n = len(z)
-    counts = np.bincount(z, minlength=101)
-    out = {f"frac_{e}": counts[Element(e).Z] / n for e in ELEMENTS}
-    for m in METALS:
-        out[f"metal_{m}"] = (counts[min(LANTHANIDES):max(LANTHANIDES) + 1].sum() if m == "Ln" else counts[Element(m).Z]) / n
-    metal = _METAL_MASK[z]
-    volume = abs(float(np.linalg.det(graph.lattice.astype(np.float64))))
-    out.update({"metal_fraction": float(metal.mean()), "n_atoms": n, "volume_per_atom": volume / n,
-                "density": float(_MASS_ARRAY[z].sum()) / volume * 1.66054,
-                "mean_nn_distance": float(graph.distances[:, 0].mean())})
-    q = graph.charges
-    if q is not None:
-        out.update({"q_abs_mean": float(np.abs(q).mean()), "q_std": float(q.std()), "q_min": float(q.min()),
-                    "q_max": float(q.max()),
-                    "q_metal_mean": float(q[metal].mean()) if metal.any() else 0.0,
-                    "q_nonmetal_min": float(q[~metal].min()) if (~metal).any() else 0.0})
-    return out
-
-
 #: the geometry descriptors of the 16 bar table (Moosavi et al.), read beside the labels file
 GEOMETRY_FILE = "mof/core2019_geometry_16bar.csv"
 
@@ -127,7 +93,7 @@ def dataset_descriptors(dataset: str, data_dir=None, cache_dir=None, use_geometr
 def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, regressor: str = "rf",
                             data_dir=None, cache_dir=None, use_geometry: bool = True, out_dir=None,
                             train_size: int | None = None, val_size: int | None = None,
-                            test_size: int | None = None) -> dict:
+                            test_size: int | None = None, portable: bool = False) -> dict:
     """Fit the descriptor model on the split's train (+val) part and test it on the test part.
 
     ``train_size`` / ``val_size`` / ``test_size``: fit on those subsets of the train / val parts and test on that of
@@ -136,13 +102,17 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
     selected on, and is tested on the same ones.
     Returns the same results format as :func:`aecgcnn.experiment.run_experiment` (``test``, ``train``
     metrics, sizes, provenance) plus the feature names and importances. With ``out_dir`` the metrics are written
-    to ``out_dir/metrics.json``, and a finished fit of the same experiment on the same data there is reused."""
+    to ``out_dir/metrics.json``, and a finished fit of the same experiment on the same data there is reused.
+
+    ``portable``: only descriptors any CIF yields (chemistry, and the geometry ``aecgcnn geometry`` computes:
+    :data:`aecgcnn.baselines.descriptor_model.PORTABLE_GEOMETRY`); with ``out_dir`` the fitted model is saved there
+    (``descriptor_model.npz``) and ``aecgcnn predict`` uses it on new CIFs."""
     import json
 
     experiment = {"dataset": dataset, "split": split, "seed": seed, "regressor": regressor,
                   "use_geometry": use_geometry,
                   **{k: v for k, v in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size))
-                     if v is not None}}
+                     if v is not None}, **({"portable": True} if portable else {})}
     data_root = str(resolve_data_dir(data_dir))
     digests = dataset_digests(dataset, data_dir)
     if use_geometry and digests:  # the geometry table (_geometry_table) is data of the fit too
@@ -154,6 +124,9 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
             print(f"[aecgcnn] reusing finished baseline {out_dir}")
             return done
     built_entries, X, names, y, n_skipped = dataset_descriptors(dataset, data_dir, cache_dir, use_geometry)
+    if portable:
+        keep = [k for k, name in enumerate(names) if portable_feature(name)]
+        X, names = X[:, keep], [names[k] for k in keep]
     parts = nested_subsets(make_split(split, built_entries, seed), seed, train_size, val_size, test_size)
     index = {e.id: k for k, e in enumerate(built_entries)}
     train_idx = [index[i] for i in parts["train"] + parts["val"] if i in index]  # no early stopping: train + val
@@ -177,5 +150,10 @@ def run_descriptor_baseline(dataset: str, split: str = "70-30", seed: int = 0, r
     }
     if record:
         record.parent.mkdir(parents=True, exist_ok=True)
+        if portable:
+            save_descriptor_model(record.parent / MODEL_FILE, model, names,
+                                  {"dataset": dataset, "target": spec.target if spec else "target",
+                                   "units": metrics["units"], "regressor": regressor, "experiment": experiment,
+                                   "test": metrics["test"]})
         write_record(record, metrics)  # never half-written: it marks a finished fit
     return metrics

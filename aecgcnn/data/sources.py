@@ -12,7 +12,6 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from aecgcnn.errors import InputError
 
 
 
