@@ -137,7 +137,7 @@ def _experiment_from_args(args):
                       **({"edge_precision": args.edge_precision} if args.edge_precision else {}),
                       compile=args.compile, data_dir=args.data_dir, cache_dir=args.cache_dir, out_dir=args.out,
                       resume=getattr(args, "resume", False), cutoff=args.cutoff, max_neighbors=args.max_neighbors,
-                      init_from=args.init_from)
+                      init_from=args.init_from, freeze=args.freeze)
 
 
 def cmd_train(args):
@@ -491,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init-from", default=None, metavar="MODEL",
                    help="fine-tune: start from the weights of a trained model (a shipped model's name, a checkpoint or "
                         "a run folder); its architecture and options are kept, the target normaliser is refitted")
+    t.add_argument("--freeze", choices=["embedding", "convs"], default=None,
+                   help="with --init-from: keep the starting model's atom/edge embeddings (embedding) or also every "
+                        "convolution (convs: only the pooling and the readout learn)")
     t.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="train an ensemble, one member per seed on one shared split, into OUT/seed<k>; predictions "
                         "of the folder are the members' mean with their standard deviation")

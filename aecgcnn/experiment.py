@@ -53,7 +53,10 @@ class Experiment:
     uptakes and for a user's own data), resolved when the Experiment is made. ``init_from``: start from the weights
     of a trained model (a shipped model's name, a checkpoint or a run folder; fine-tuning) instead of random ones;
     the architecture and model options are then that model's (``preset`` and ``overrides`` do not apply), the
-    target normaliser is refitted on the new training set, and the run's record names the starting model."""
+    target normaliser is refitted on the new training set, and the run's record names the starting model.
+    ``freeze`` (with ``init_from``): keep the starting model's ``embedding`` (atom and edge embeddings) or ``convs``
+    (the embeddings and every convolution: only the pooling and the readout MLP learn) as they are (:data:`FREEZE`;
+    batch-norm statistics still adapt to the new data)."""
 
     dataset: str
     preset: str = "ae-cgcnn"
@@ -80,6 +83,7 @@ class Experiment:
     save_split_file: bool = True
     resume: bool = False  # continue from out_dir/train_state.pt (written after every epoch) when it exists
     init_from: str | None = None  # fine-tuning: the trained model whose weights the run starts from
+    freeze: str | None = None  # fine-tuning: "embedding" | "convs" (see FREEZE): parts of it kept as they are
     cutoff: float = GraphSettings.cutoff            # neighbour radius (Å) of the graphs and of the model's bases
     max_neighbors: int = GraphSettings.max_neighbors  # neighbour slots per atom
 
@@ -89,12 +93,20 @@ class Experiment:
             self.edge_precision = default_edge_precision(spec.task if spec else None)
         if self.edge_precision not in EDGE_PRECISIONS:
             raise InputError(f"edge_precision must be one of {sorted(EDGE_PRECISIONS)}, not {self.edge_precision!r}")
+        if self.freeze is not None and (self.freeze not in FREEZE or not self.init_from):
+            raise InputError(f"freeze={self.freeze!r}: one of {', '.join(FREEZE)}, and only with init_from (a trained "
+                             "model to keep parts of)")
+
+
+#: what ``freeze`` keeps fixed: parameter name prefixes (AE-CGCNN's ``embed``/``edge_embed``/``convs``, GeoCGNN's
+#: ``embed``/``blocks``)
+FREEZE = {"embedding": ("embed.", "edge_embed."), "convs": ("embed.", "edge_embed.", "convs.", "blocks.")}
 
 
 #: the value a key had before it existed: what a record (metrics.json, training state) written by an older version
 #: that lacks the key computed. A run whose value equals it leaves the key out of its identity, so older runs
 #: still resume and are reused.
-LEGACY_VALUES = {"edge_precision": LEGACY_EDGE_PRECISION, "init_from": None}
+LEGACY_VALUES = {"edge_precision": LEGACY_EDGE_PRECISION, "init_from": None, "freeze": None}
 
 
 def experiment_from_dict(record: dict, source: str = "run configuration") -> Experiment:
@@ -187,6 +199,9 @@ def initial_model(exp: Experiment):
     if meta["graph_settings"] != graph_settings(exp):
         raise InputError(f"--init-from {exp.init_from}: trained on graphs {meta['graph_settings'].to_dict()}, this run "
                          f"builds {graph_settings(exp).to_dict()}; use the same --cutoff and --max-neighbors")
+    for name, param in model.named_parameters():
+        if exp.freeze and name.startswith(FREEZE[exp.freeze]):
+            param.requires_grad_(False)
     return model.train()
 
 

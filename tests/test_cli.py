@@ -294,6 +294,16 @@ def test_init_from_starts_from_a_trained_models_weights_and_records_it(tmp_path,
     assert all(torch.equal(a[k], b[k]) for k in a if not any(s in k for s in skip))
     assert main(["train", "--dataset", str(folder), "--init-from", str(src), "--cutoff", "6", "--epochs", "1",
                  "--out", str(tmp_path / "other")]) == 2
+    # --freeze convs: the embeddings and convolutions stay the source's at a learning rate that moves the rest
+    frozen = tmp_path / "frozen"
+    assert main(["train", "--dataset", str(folder), "--init-from", str(src), "--freeze", "convs", "--epochs", "2",
+                 "--lr", "0.01", "--batch-size", "8", "--out", str(frozen)]) == 0
+    c = torch.load(frozen / "checkpoint.pt", weights_only=True)["state_dict"]
+    kept = [k for k in a if k.startswith(("embed.", "edge_embed.", "convs.")) and not any(s in k for s in skip)]
+    assert kept and all(torch.equal(a[k], c[k]) for k in kept)
+    assert not torch.equal(a["readout.0.weight"], c["readout.0.weight"])
+    assert json.loads((frozen / "metrics.json").read_text())["experiment"]["freeze"] == "convs"
+    assert main(["train", "--dataset", str(folder), "--freeze", "convs", "--out", str(tmp_path / "nofrom")]) == 2
 
 
 def test_sigma_scale_is_the_gaussian_maximum_likelihood_factor():
