@@ -13,6 +13,7 @@ a time limit and a crash or a time-out becomes that file's reason, never a dead 
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -22,6 +23,7 @@ import pandas as pd
 
 from aecgcnn.cif import read_cif
 from aecgcnn.config import CUTOFF, GRAPH_TIME_LIMIT, PROBE_RADIUS
+from aecgcnn.data.cache import content_hash, default_cache_dir
 from aecgcnn.data.workers import map_limited
 from aecgcnn.errors import InputError
 from aecgcnn.graph import build_graph
@@ -82,18 +84,47 @@ def _job(args):
     return str(path), zeo_geometry(path, probe), None
 
 
+def geometry_cache_dir(probe: float = PROBE_RADIUS, cache_dir=None) -> Path:
+    """Where computed geometry is cached: beside the graphs (``<graph cache>/zeo-<key>``), keyed by the probe radius,
+    the Monte Carlo sample counts and the Zeo++ bindings' version, one JSON file per CIF content."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        zeo = version("pyzeo")
+    except PackageNotFoundError:
+        zeo = "?"
+    key = hashlib.sha1(f"{probe}|{SA_SAMPLES}|{VOLUME_SAMPLES}|{zeo}".encode()).hexdigest()[:12]
+    return Path(cache_dir or default_cache_dir()) / f"zeo-{key}"
+
+
 def pore_geometry(paths, workers: int = 1, time_limit: float | None = GRAPH_TIME_LIMIT,
-                  probe: float = PROBE_RADIUS) -> pd.DataFrame:
+                  probe: float = PROBE_RADIUS, cache_dir=None, use_cache: bool = True) -> pd.DataFrame:
     """Zeo++ geometry of CIF files and folders (every ``*.cif`` below): a DataFrame with ``id``, ``path``, the
     :data:`COLUMNS` and ``problem`` (empty, or why that file has no values: unreadable by Zeo++, a crash, past
-    ``time_limit`` seconds). ``workers`` processes run Zeo++ side by side."""
+    ``time_limit`` seconds). ``workers`` processes run Zeo++ side by side. Results are cached by file content
+    (:func:`geometry_cache_dir`; ``cache_dir``: the graph cache's folder, default ``$AECGCNN_CACHE``); failures are
+    not cached."""
     files = collect_cifs(paths)
     if not files:
         raise InputError(f"{paths}: no CIF file")
     timed_out = lambda job, s: (str(job[0]), None, f"{job[0]}: Zeo++ took longer than {s:g} s")  # noqa: E731
     failed = lambda job, msg: (str(job[0]), None, f"{job[0]}: Zeo++ failed ({msg})")  # noqa: E731
-    rows = {}
-    for path, values, problem in map_limited(_job, [(f, probe) for f in files], workers, time_limit, timed_out,
-                                             failed):
+    cache = geometry_cache_dir(probe, cache_dir) if use_cache else None
+    keys, rows = {}, {}
+    for f in files:
+        try:
+            keys[str(f)] = content_hash(f.read_bytes().decode("utf-8", errors="replace"))
+        except OSError:
+            continue  # unreadable: the job reports it
+        hit = cache / f"{keys[str(f)]}.json" if cache else None
+        if hit is not None and hit.is_file():
+            rows[str(f)] = {**json.loads(hit.read_text()), "problem": ""}
+    todo = [(f, probe) for f in files if str(f) not in rows]
+    for path, values, problem in map_limited(_job, todo, workers, time_limit, timed_out, failed):
         rows[path] = {**(values or {c: float("nan") for c in COLUMNS}), "problem": problem or ""}
+        if cache is not None and values and path in keys:
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = cache / f"{keys[path]}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(values))
+            os.replace(tmp, cache / f"{keys[path]}.json")
     return pd.DataFrame([{"id": f.stem, "path": str(f), **rows[str(f)]} for f in files])

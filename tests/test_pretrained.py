@@ -86,9 +86,14 @@ def test_every_shipped_model_loads_and_predicts(core_cifs):
         assert len(pred) == len(core_cifs) and np.isfinite(pred[loaded.prediction_column]).all()
 
 
+#: shipped models whose runs were trained on machines that are gone, before runs were archived: their cards keep the
+#: run's record, not its history; they are the models the retraining of every shipped model replaces (issue 39)
+UNARCHIVED = {"core2019-co2-16bar-ae-cgcnn", "core2019-co2-henry-ae-cgcnn", "mp-megnet-2018-ae-cgcnn"}
+
+
 def test_a_shipped_model_of_a_profile_run_is_that_runs_archived_record():
-    """A model card naming a run of a reproduce profile (``…/runs/<profile>/…``) must be the run the committed archive
-    (``results/runs/<profile>``) records: same test metrics, best epoch and commit. A rerun that changed the record
+    """Every shipped model (but the :data:`UNARCHIVED` ones) must be a run the committed archive (``results/runs``)
+    records: same test metrics, best epoch and commit. A rerun that changed the record
     (new code, new numerics) leaves the shipped model stale until it is packaged again
     (``scripts/package_pretrained.py``)."""
     from pathlib import PurePosixPath
@@ -97,11 +102,13 @@ def test_a_shipped_model_of_a_profile_run_is_that_runs_archived_record():
     checked = 0
     for card in pretrained.cards():
         parts = PurePosixPath(card["experiment"]["out_dir"]).parts
-        if "runs" not in parts:
+        record = REPOSITORY_ARCHIVE.joinpath(*parts[parts.index("runs") + 1:], "metrics.json") if "runs" in parts \
+            else None
+        if card["name"] in UNARCHIVED:
+            assert record is None or not record.is_file(), f"{card['name']} is archived now: drop it from UNARCHIVED"
             continue
-        record = REPOSITORY_ARCHIVE.joinpath(*parts[parts.index("runs") + 1:], "metrics.json")
-        if not record.is_file():
-            continue
+        assert record is not None and record.is_file(), \
+            f"{card['name']}: its run {card['experiment']['out_dir']} has no record in {REPOSITORY_ARCHIVE}"
         m = json.loads(record.read_text())
         assert (card["test"], card["best_epoch"], card["trained_with"]["commit"]) == (
             m["test"], m["best_epoch"], m["provenance"]["commit"]), \
