@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aecgcnn.errors import InputError
 from aecgcnn.version import __version__
-from aecgcnn.config import DOMAIN_MODES, MAX_CIF_BYTES, PREDICT_BATCH_SIZE, PROBE_RADIUS
+from aecgcnn.config import DOMAIN_MODES, LR_SCHEDULES, MAX_CIF_BYTES, PREDICT_BATCH_SIZE, PROBE_RADIUS
 from aecgcnn.graph import GraphSettings
 from aecgcnn.outputs import writable_output
 
@@ -137,7 +137,8 @@ def _experiment_from_args(args):
                       **({"edge_precision": args.edge_precision} if args.edge_precision else {}),
                       compile=args.compile, data_dir=args.data_dir, cache_dir=args.cache_dir, out_dir=args.out,
                       resume=getattr(args, "resume", False), cutoff=args.cutoff, max_neighbors=args.max_neighbors,
-                      init_from=args.init_from, freeze=args.freeze)
+                      init_from=args.init_from, freeze=args.freeze, lr_schedule=args.lr_schedule,
+                      warmup_epochs=args.warmup_epochs, patience=args.patience)
 
 
 def cmd_train(args):
@@ -502,6 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--split", default=run["split"], help="80-10-10 | 70-30 | file | fold0..4 | a split .json")
     t.add_argument("--batch-size", type=int, default=None, help="default: the protocol's (paper 64, reference-cgcnn 256)")
     t.add_argument("--lr", type=float, default=None, help="default: the protocol's (1e-3)")
+    t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=run["lr_schedule"],
+                   help="learning rate per epoch: constant (the paper's), cosine (down to 1%% at the last epoch), "
+                        "plateau (halved after 5 epochs without a better validation MAE)")
+    t.add_argument("--warmup-epochs", type=int, default=run["warmup_epochs"], help="linear warm-up of the rate")
+    t.add_argument("--patience", type=int, default=run["patience"],
+                   help="stop after this many epochs without a better validation MAE (--epochs is then the cap)")
     t.add_argument("--weight-decay", type=float, default=None, help="default: the protocol's (paper 5e-4, reference-cgcnn 0); GeoCGNN: 0, as its published code")
     t.add_argument("--device", default=run["device"])
     t.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")

@@ -54,6 +54,13 @@ MODEL_TRAIN: dict[str, dict] = {"geocgnn": {"weight_decay": 0.0}}
 DEFAULT_PROTOCOL = "paper"
 #: the optimiser settings a protocol sets
 TRAIN_KEYS = ("epochs", "lr", "weight_decay", "batch_size")
+#: learning-rate schedules (aecgcnn.train.lr_factor): ``constant`` (the paper's), ``cosine`` (half a cosine from the
+#: rate down to COSINE_FLOOR of it at the last epoch), ``plateau`` (× PLATEAU_FACTOR after PLATEAU_PATIENCE epochs
+#: without a better validation MAE); each after an optional linear warm-up
+LR_SCHEDULES = ("constant", "cosine", "plateau")
+COSINE_FLOOR = 0.01
+PLATEAU_FACTOR = 0.5
+PLATEAU_PATIENCE = 5
 
 # --- data split (aecgcnn.data.splits) ------------------------------------------------------------------------------
 DEFAULT_SPLIT = "80-10-10"

@@ -30,7 +30,7 @@ from aecgcnn.ensemble import MANIFEST, is_ensemble, load_ensemble, predict_with_
 from aecgcnn.metrics import aggregate, calibration, regression_metrics, sigma_scale
 from aecgcnn.models import fused, model_from_preset
 from aecgcnn.models.fused import EDGE_PRECISIONS, default_edge_precision
-from aecgcnn.config import DEFAULT_PROTOCOL, LEGACY_EDGE_PRECISION, TRAIN_KEYS
+from aecgcnn.config import DEFAULT_PROTOCOL, LEGACY_EDGE_PRECISION, LR_SCHEDULES, TRAIN_KEYS
 from aecgcnn.pretrained import resolve_source
 from aecgcnn.protocols import protocol, train_recipe
 from aecgcnn.provenance import stamp, write_record
@@ -56,7 +56,9 @@ class Experiment:
     target normaliser is refitted on the new training set, and the run's record names the starting model.
     ``freeze`` (with ``init_from``): keep the starting model's ``embedding`` (atom and edge embeddings) or ``convs``
     (the embeddings and every convolution: only the pooling and the readout MLP learn) as they are (:data:`FREEZE`;
-    batch-norm statistics still adapt to the new data)."""
+    batch-norm statistics still adapt to the new data). ``lr_schedule`` / ``warmup_epochs``: the learning rate per
+    epoch (:func:`aecgcnn.train.lr_factor`); ``patience``: stop after that many epochs without a better validation
+    MAE (``epochs`` is then the cap; the best epoch's weights are kept either way)."""
 
     dataset: str
     preset: str = "ae-cgcnn"
@@ -84,6 +86,9 @@ class Experiment:
     resume: bool = False  # continue from out_dir/train_state.pt (written after every epoch) when it exists
     init_from: str | None = None  # fine-tuning: the trained model whose weights the run starts from
     freeze: str | None = None  # fine-tuning: "embedding" | "convs" (see FREEZE): parts of it kept as they are
+    lr_schedule: str = "constant"  # constant | cosine | plateau (aecgcnn.train.lr_factor)
+    warmup_epochs: int = 0  # linear learning-rate warm-up over the first epochs
+    patience: int | None = None  # early stopping: epochs without a better validation MAE (``epochs``: the cap)
     cutoff: float = GraphSettings.cutoff            # neighbour radius (Å) of the graphs and of the model's bases
     max_neighbors: int = GraphSettings.max_neighbors  # neighbour slots per atom
 
@@ -93,6 +98,8 @@ class Experiment:
             self.edge_precision = default_edge_precision(spec.task if spec else None)
         if self.edge_precision not in EDGE_PRECISIONS:
             raise InputError(f"edge_precision must be one of {sorted(EDGE_PRECISIONS)}, not {self.edge_precision!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise InputError(f"lr_schedule {self.lr_schedule!r}: one of {', '.join(LR_SCHEDULES)}")
         if self.freeze is not None and (self.freeze not in FREEZE or not self.init_from):
             raise InputError(f"freeze={self.freeze!r}: one of {', '.join(FREEZE)}, and only with init_from (a trained "
                              "model to keep parts of)")
@@ -106,7 +113,8 @@ FREEZE = {"embedding": ("embed.", "edge_embed."), "convs": ("embed.", "edge_embe
 #: the value a key had before it existed: what a record (metrics.json, training state) written by an older version
 #: that lacks the key computed. A run whose value equals it leaves the key out of its identity, so older runs
 #: still resume and are reused.
-LEGACY_VALUES = {"edge_precision": LEGACY_EDGE_PRECISION, "init_from": None, "freeze": None}
+LEGACY_VALUES = {"edge_precision": LEGACY_EDGE_PRECISION, "init_from": None, "freeze": None, "lr_schedule": "constant",
+                 "warmup_epochs": 0, "patience": None}
 
 
 def experiment_from_dict(record: dict, source: str = "run configuration") -> Experiment:
@@ -357,6 +365,7 @@ def _train_and_test(exp: Experiment, entries, out: Path | None) -> dict:
     tcfg = TrainConfig(**ts, seed=exp.seed, device=exp.device, amp=exp.amp, compile=exp.compile,
                        edge_precision=exp.edge_precision,
                        progress=exp.progress, log_path=str(out / "history.csv") if out else None,
+                       lr_schedule=exp.lr_schedule, warmup_epochs=exp.warmup_epochs, patience=exp.patience,
                        state_path=str(out / "train_state.pt") if out else None, resume=exp.resume)
     result = train_model(model, sets["train"], sets["val"], tcfg, identity=run_identity(exp))
     if not ctx.is_main:
@@ -376,7 +385,7 @@ def _test_and_write(exp: Experiment, model, sets, split, built, unlabelled, resu
     metrics = {
         "test": regression_metrics(t_test, p_test),
         "train": regression_metrics(t_train, p_train),
-        "best_epoch": result.best_epoch, "best_val_mae": result.best_val_mae,
+        "best_epoch": result.best_epoch, "best_val_mae": result.best_val_mae, "epochs_run": len(result.history),
         "train_seconds": result.seconds,
         "sizes": {k: len(v) for k, v in sets.items()},
         "skipped_entries": len(built.failures), "unlabelled_entries": len(unlabelled),

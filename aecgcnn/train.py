@@ -3,6 +3,7 @@ normalised targets, the checkpoint with the best validation MAE is the one teste
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from aecgcnn import distributed
-from aecgcnn.config import EDGE_PRECISION
+from aecgcnn.config import COSINE_FLOOR, EDGE_PRECISION, LR_SCHEDULES, PLATEAU_FACTOR, PLATEAU_PATIENCE
 from aecgcnn.errors import InputError
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.metrics import regression_metrics
@@ -40,6 +41,42 @@ class TrainConfig:
     log_path: str | None = None  # append each epoch's history row to this CSV while training (tail -f it)
     state_path: str | None = None  # write the full training state here after every epoch (see train_model)
     resume: bool = False  # continue from state_path when it exists
+    lr_schedule: str = "constant"  # constant | cosine | plateau (lr_factor)
+    warmup_epochs: int = 0  # linear warm-up of the learning rate over the first epochs
+    patience: int | None = None  # stop when this many epochs pass without a better validation MAE (epochs: the cap)
+
+
+def lr_factor(schedule: str, epoch: int, epochs: int, warmup: int = 0, val_maes=()) -> float:
+    """The learning rate of ``epoch`` (1-based, of ``epochs``) as a factor of the base rate. Warm-up: e / w for
+    e ≤ w = ``warmup``. Then ``constant``: 1; ``cosine``: f + (1 − f)(1 + cos(π t))/2 with t = (e − w − 1) /
+    (E − w − 1) and f = :data:`aecgcnn.config.COSINE_FLOOR`; ``plateau``: r^k with r =
+    :data:`aecgcnn.config.PLATEAU_FACTOR` and k the number of times the validation MAEs of the epochs before
+    (``val_maes``) went :data:`aecgcnn.config.PLATEAU_PATIENCE` epochs without improving (counting restarts after
+    each cut). A function of the history only, so a resumed run follows the same rates."""
+    if schedule not in LR_SCHEDULES:
+        raise InputError(f"lr schedule {schedule!r}: one of {', '.join(LR_SCHEDULES)}")
+    if warmup and epoch <= warmup:
+        return epoch / warmup
+    if schedule == "cosine":
+        t = (epoch - warmup - 1) / max(epochs - warmup - 1, 1)
+        return COSINE_FLOOR + (1 - COSINE_FLOOR) * (1 + math.cos(math.pi * min(t, 1.0))) / 2
+    if schedule == "plateau":
+        best, since, cuts = float("inf"), 0, 0
+        for mae in list(val_maes)[:epoch - 1]:
+            if mae < best:
+                best, since = mae, 0
+            else:
+                since += 1
+                if since >= PLATEAU_PATIENCE:
+                    cuts, since = cuts + 1, 0
+        return PLATEAU_FACTOR ** cuts
+    return 1.0
+
+
+def stopped_early(history: list[dict], best_epoch: int, patience: int | None) -> bool:
+    """Whether a run with ``patience`` stops after the last epoch of ``history``: that many epochs without a better
+    validation MAE than the best epoch's."""
+    return bool(patience) and bool(history) and history[-1]["epoch"] - best_epoch >= patience
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -157,6 +194,11 @@ def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: T
         bar = tqdm(range(first, cfg.epochs + 1), desc=f"training {getattr(model, 'kind', '')}",
                    disable=not (cfg.progress and ctx.is_main), initial=first - 1, total=cfg.epochs)
         for epoch in bar:
+            if stopped_early(result.history, result.best_epoch, cfg.patience):
+                break  # (a resumed run that had stopped)
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * lr_factor(cfg.lr_schedule, epoch, cfg.epochs, cfg.warmup_epochs,
+                                                 [r["val_mae"] for r in result.history])
             model.train()
             t0 = time.time()
             loader.batch_sampler.set_epoch(epoch)
@@ -186,6 +228,8 @@ def train_model(model, train_set: GraphDataset, val_set: GraphDataset, config: T
             bar.set_postfix(train_loss=f"{row['train_loss']:.4f}", val_mae=f"{val['mae']:.4f}")
             if cfg.state_path and ctx.is_main:
                 _save_state(cfg.state_path, identity, epoch, model, opt, result, best_state, time.time() - start)
+            if stopped_early(result.history, result.best_epoch, cfg.patience):
+                break
     if best_state is not None:
         model.load_state_dict(best_state)
     result.seconds = time.time() - start

@@ -24,11 +24,12 @@ def datasets():
     return GraphDataset(graphs[:9], targets[:9]), GraphDataset(graphs[9:], targets[9:])
 
 
-def run(epochs, tmp_path, resume=False, identity=None):
+def run(epochs, tmp_path, resume=False, identity=None, **options):
     torch.manual_seed(0)
     model = model_from_preset("ae-cgcnn", node_dim=16, n_conv=2, fc_hidden=16)
     cfg = TrainConfig(epochs=epochs, batch_size=4, seed=3, device="cpu", progress=False,
-                      log_path=str(tmp_path / "history.csv"), state_path=str(tmp_path / "state.pt"), resume=resume)
+                      log_path=str(tmp_path / "history.csv"), state_path=str(tmp_path / "state.pt"), resume=resume,
+                      **options)
     result = train_model(model, *datasets(), cfg, identity=identity or {"run": "a"})
     return model, result
 
@@ -54,3 +55,50 @@ def test_the_state_of_another_run_is_refused(tmp_path):
     run(1, tmp_path)
     with pytest.raises(InputError, match="another run"):
         run(2, tmp_path, resume=True, identity={"run": "b"})
+
+
+def test_lr_factor_is_the_written_schedule():
+    """Warm-up e/w; cosine f + (1 − f)(1 + cos(π t))/2, t = (e − w − 1)/(E − w − 1); plateau: halved after 5
+    epochs without a better validation MAE, the count restarting after each cut."""
+    import math
+
+    from aecgcnn.train import lr_factor
+    assert [lr_factor("constant", e, 10) for e in (1, 5, 10)] == [1.0, 1.0, 1.0]
+    assert [lr_factor("cosine", e, 10, warmup=2) for e in (1, 2)] == [0.5, 1.0]
+    for e in range(3, 11):
+        t = (e - 3) / 7
+        assert lr_factor("cosine", e, 10, warmup=2) == pytest.approx(0.01 + 0.99 * (1 + math.cos(math.pi * t)) / 2)
+    assert lr_factor("cosine", 10, 10) == pytest.approx(0.01)
+    maes = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85]
+    # epoch e sees the MAEs of epochs 1..e-1: no better one after epoch 2 for epochs 3-7 (5 epochs) -> a cut
+    assert [lr_factor("plateau", e, 20, val_maes=maes) for e in (7, 8, 9)] == [1.0, 0.5, 0.5]
+    assert lr_factor("plateau", 14, 20, val_maes=maes) == 0.25
+    with pytest.raises(InputError, match="one of"):
+        lr_factor("linear", 1, 10)
+
+
+def test_a_killed_cosine_run_resumes_bit_for_bit_and_early_stopping_stays_stopped(tmp_path, monkeypatch):
+    import aecgcnn.train as train
+    (tmp_path / "straight").mkdir()
+    _, r_straight = run(4, tmp_path / "straight", lr_schedule="cosine", warmup_epochs=1)
+    (tmp_path / "killed").mkdir()
+    calls, real = [], train.train_step
+    def dying(*a, **k):  # noqa: E306  killed in the first batch of epoch 3 (3 batches per epoch)
+        calls.append(1)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+    monkeypatch.setattr(train, "train_step", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run(4, tmp_path / "killed", lr_schedule="cosine", warmup_epochs=1)
+    monkeypatch.setattr(train, "train_step", real)
+    _, r_resumed = run(4, tmp_path / "killed", resume=True, lr_schedule="cosine", warmup_epochs=1)
+    assert [r["val_mae"] for r in r_resumed.history] == [r["val_mae"] for r in r_straight.history]
+    # patience 1: the run ends at the first epoch that does not beat the best so far, and a resume trains no more
+    (tmp_path / "stop").mkdir()
+    _, r = run(10, tmp_path / "stop", patience=1, lr=0.05)
+    maes = [row["val_mae"] for row in r.history]
+    first_miss = next(e for e in range(2, 11) if maes[e - 1] >= min(maes[:e - 1]))
+    assert len(maes) == first_miss < 10 and r.best_epoch == int(np.argmin(maes)) + 1
+    _, again = run(10, tmp_path / "stop", resume=True, patience=1, lr=0.05)
+    assert len(again.history) == first_miss
