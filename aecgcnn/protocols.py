@@ -13,9 +13,9 @@ written once. Individual settings (CLI flags, notebook parameters, ``Experiment`
 The audit of every difference between the two is the docs/model-card.md's "Fidelity audit" table.
 
 The recipes themselves are :data:`aecgcnn.config.PROTOCOLS`. A baseline keeps its own published optimiser recipe where
-it has one (:data:`aecgcnn.config.MODEL_TRAIN`: GeoCGNN's published code trains Adam with weight decay 0; with the
-paper protocol's 5e-4 it tested at 0.2293 eV/atom against 0.1375 with 0, 3,478 MP crystals, seed 0), under every protocol:
-GeoCGNN trains without weight decay, as its published code does. An explicit ``weight_decay`` (``--weight-decay``,
+it has one (:data:`aecgcnn.config.MODEL_TRAIN`: GeoCGNN's published code trains Adam with weight decay 0, and the
+paper protocol's 5e-4 measured far worse: docs/results.md, Table III), under every protocol: GeoCGNN trains without
+weight decay, as its published code does. An explicit ``weight_decay`` (``--weight-decay``,
 the notebooks' parameter) still overrides it.
 """
 from __future__ import annotations

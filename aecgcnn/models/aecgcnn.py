@@ -248,8 +248,8 @@ class AECGCNN(CrystalModel):
         self.readout = nn.Sequential(nn.Linear(cfg.node_dim, cfg.fc_hidden), act(), nn.Linear(cfg.fc_hidden, 1))
 
     def compile_layers(self) -> "AECGCNN":
-        """torch.compile the conv layers (one compiled graph shared by all layers, dynamic atom count):
-        about 2.7× faster training on CPU after a one-off compile of about a minute."""
+        """torch.compile the conv layers (one compiled graph shared by all layers, dynamic atom count; a one-off
+        compile, then faster training on CPU: docs/performance.md)."""
         fused.exclude_from_outer_compile()
         for conv in self.convs:
             conv.compile(dynamic=True)

@@ -87,8 +87,8 @@ def _act_grad(x: torch.Tensor, activation: str) -> torch.Tensor:
     return (x > 0).to(x.dtype) if activation == "relu" else torch.sigmoid(x)
 
 
-#: bytes per torch thread of one chunk's per-edge tensor [atoms, K, 2MF] (measured on CoRE batches of 64 MOFs,
-#: ae-cgcnn: 1 thread 1-2 MB alike, 2 threads 4 MB 20 % faster than 2 MB; the L2 cache is 1 MB per core here)
+#: bytes per torch thread of one chunk's per-edge tensor [atoms, K, 2MF]: about the L2 cache of a core (chosen by
+#: timing CoRE training batches; benchmarks/train_throughput.py measures the result)
 CHUNK_BYTES = 2 * 2**20
 
 
@@ -177,12 +177,12 @@ KERNELS = os.environ.get("AECGCNN_KERNELS", "compiled").lower()
 #: full-chunk calls of a kernel (per shape, dtype and mode) that run eagerly before it is compiled. A count, not a
 #: time, so that the switch happens at the same step in every run of the same command and after every resume
 #: (compiled and eager kernels round differently, and a training run amplifies the difference). 0 (the default):
-#: compiled from the first call; training always runs long enough to repay the seconds of compiling (~4 s per
-#: kernel, then ~3x faster). Prediction jobs decide from their size (:func:`compile_for_job`); the test suite runs
+#: compiled from the first call; training always runs long enough to repay the seconds of compiling (docs/
+#: performance.md). Prediction jobs decide from their size (:func:`compile_for_job`); the test suite runs
 #: eager (conftest.py). Environment: AECGCNN_COMPILE_AFTER.
 COMPILE_AFTER = int(os.environ.get("AECGCNN_COMPILE_AFTER", "0"))
-#: structures from which a prediction or screening job compiles its kernels: measured on 1,000 CoRE MOFs (1 thread)
-#: never / always compiling take the same time (24.8-26.2 s vs 23.2-27.1 s), so smaller jobs stay eager
+#: structures from which a prediction or screening job compiles its kernels: where compiling stops costing more
+#: than it saves (benchmarks/predict_throughput.py), so smaller jobs stay eager
 PREDICT_COMPILE_FROM = 1000
 #: precisions of the per-edge GEMMs of :class:`EdgeAttention` (a run configuration key, ``edge_precision``)
 EDGE_PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}

@@ -97,7 +97,7 @@ class GeoCGNN(CrystalModel):
 
     kind = "geocgnn"
     #: training compiles the blocks (aecgcnn.train.compile_for_training): op by op every block materialises
-    #: [atoms, 12, 2H] several times; compiled, 1.5-1.7x faster on MP batches of 64 (1 thread; docs/performance.md)
+    #: [atoms, 12, 2H] several times; compiled, it trains faster (docs/performance.md)
     compiles_by_default = True
 
     def __init__(self, config: GeoCGNNConfig | dict | None = None):
