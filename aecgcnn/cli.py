@@ -210,7 +210,9 @@ def cmd_screen(args):
     from aecgcnn.train import resolve_device
     writable_output(args.out)
     model = load_model(args.checkpoint, resolve_device(args.device))
-    r = screen(model.net, model.meta, args.sources, args.out, batch_size=args.batch_size, workers=args.workers,
+    if args.top_attention and not hasattr(model, "net"):
+        raise InputError(f"{args.checkpoint}: a descriptor model has no attention (--top-attention)")
+    r = screen(getattr(model, "net", model), model.meta, args.sources, args.out, batch_size=args.batch_size, workers=args.workers,
                descending=not args.ascending, device=model.device, precision=args.edge_precision,
                max_bytes=int(args.max_cif_mb * 2**20), domain=args.domain)
     print(f"screened {r.n_predicted} structures ({r.n_skipped} skipped"

@@ -26,6 +26,7 @@ from aecgcnn.data.cache import crash_message, safe_graph, timeout_message, write
 from aecgcnn.config import DOMAIN_MODES, GRAPH_TIME_LIMIT, MAX_CIF_BYTES, PREDICT_BATCH_SIZE
 from aecgcnn.data.workers import map_limited
 from aecgcnn.ensemble import predict_values
+from aecgcnn.baselines.descriptor_model import DescriptorModel
 from aecgcnn.checkpoint import trained_edge_precision
 from aecgcnn.domain import COLUMNS as DOMAIN_COLUMNS, DISTANCE, INSIDE, RANGE, UNSEEN, capture_embeddings, domain_columns, has_domain
 from aecgcnn.models.fused import compile_for_job, edge_precision
@@ -168,7 +169,8 @@ def screen(model, meta: dict, sources, out, batch_size: int = PREDICT_BATCH_SIZE
     rows_path = out.with_name(out.name + ".rows.csv")
     done = done_origins(rows_path)
     settings = meta["graph_settings"]
-    model.eval().to(device)
+    if isinstance(model, torch.nn.Module):  # a network (a descriptor model runs Zeo++ per structure instead)
+        model.eval().to(device)
     workers = workers or os.cpu_count() or 1
     n_pred = n_skip = 0
     todo = ((o, i, t, why, settings) for o, i, t, why in iter_cifs(sources, max_bytes) if o not in done)
@@ -190,12 +192,14 @@ def screen(model, meta: dict, sources, out, batch_size: int = PREDICT_BATCH_SIZE
                     continue
                 pending.append((origin, cid, graph))
                 if len(pending) == batch_size:
-                    n_pred += _predict_rows(model, pending, w, device)
+                    done_now = _predict_rows(model, pending, w, device, workers)
+                    n_pred, n_skip = n_pred + done_now, n_skip + len(pending) - done_now
                     bar.update(len(pending))
                     pending = []
                     fh.flush()
             if pending:
-                n_pred += _predict_rows(model, pending, w, device)
+                done_now = _predict_rows(model, pending, w, device, workers)
+                n_pred, n_skip = n_pred + done_now, n_skip + len(pending) - done_now
                 bar.update(len(pending))
             fh.flush()
     bar.close()
@@ -204,7 +208,15 @@ def screen(model, meta: dict, sources, out, batch_size: int = PREDICT_BATCH_SIZE
 
 
 @torch.no_grad()
-def _predict_rows(model, items, writer, device) -> int:
+def _predict_rows(model, items, writer, device, workers: int = 1) -> int:
+    """Predict a batch of (origin, id, graph) and write a row each → how many were predicted (a descriptor model
+    writes a problem row for a structure Zeo++ cannot measure)."""
+    if isinstance(model, DescriptorModel):
+        values, problems = model.predict_graphs([g for _, _, g in items], workers)
+        for (origin, cid, g), v, why in zip(items, values, problems):
+            writer.writerow({"origin": origin, "id": cid, "atoms": g.num_atoms,
+                             **({"problem": f"{origin}: {why}"} if why else {"prediction": v})})
+        return sum(not why for why in problems)
     ds = GraphDataset([g for _, _, g in items], None, [o for o, _, _ in items])
     with capture_embeddings(model) as captured:
         mean, std = predict_values(model, next(iter(make_loader(ds, len(items)))).to(device))

@@ -149,3 +149,8 @@ def test_a_portable_fit_is_saved_without_pickle_and_predicts_new_cifs(tmp_path, 
     assert main(["predict", str(saved), str(folder), "--out", str(out)]) == 0
     cli = pd.read_csv(out)
     assert np.allclose(cli[model.prediction_column], table[model.prediction_column])
+    ranked = tmp_path / "ranked.csv"  # screen ranks with it too, the same numbers
+    assert main(["screen", str(saved), str(folder), "--out", str(ranked), "--workers", "1"]) == 0
+    got = pd.read_csv(ranked).set_index("id").iloc[:, 1]
+    assert np.allclose(got.loc[["m0", "m1"]].to_numpy(), table[model.prediction_column].to_numpy())
+    assert "broken" in (tmp_path / "ranked_skipped.csv").read_text()

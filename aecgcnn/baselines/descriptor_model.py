@@ -63,6 +63,7 @@ class DescriptorModel:
 
     is_ensemble = False
     has_domain = False
+    device = "cpu"
 
     def __init__(self, path):
         path = Path(path)
@@ -88,32 +89,40 @@ class DescriptorModel:
         return (f"DescriptorModel({self.meta.get('regressor', '?')}, {len(self.meta['features'])} descriptors, predicts "
                 f"{self.target} ({self.units}) of {self.meta.get('dataset', '?')}, {self.source})")
 
-    def features(self, items, cache_dir=None, progress: bool = False, workers: int = 1):
-        """(ids, origins, X [n, F] in :attr:`meta` ``features`` order, failures (id, reason)) of ``items`` (as
-        :meth:`aecgcnn.api.Model.predict` takes them): graphs for the chemistry, Zeo++ on each CIF for the pores."""
-        ids, origins, graphs, failures = item_graphs(items, self.meta["graph_settings"], cache_dir, progress)
-        rows = []
+    def graph_features(self, graphs, workers: int = 1) -> tuple[np.ndarray, list[str]]:
+        """(X [n, F] in :attr:`meta` ``features`` order, problems [n]: '' or why that crystal has no pore geometry)
+        of crystal graphs: the chemistry from the graph, Zeo++ on each structure as its graph saw it."""
         with tempfile.TemporaryDirectory() as tmp:
             files = []
-            for k, g in enumerate(graphs):  # Zeo++ reads files: each structure as its graph saw it
+            for k, g in enumerate(graphs):  # Zeo++ reads files
                 f = Path(tmp) / f"s{k}.cif"
                 f.write_text(_cif_of(g))
                 files.append(f)
             geo = pore_geometry(files, workers=workers, probe=self.meta["probe"]) if files else pd.DataFrame()
-        keep = []
+        X = np.full((len(graphs), len(self.meta["features"])), np.nan)
+        problems = []
         for k, g in enumerate(graphs):
-            row = geo.iloc[k] if len(geo) else None
-            if row is not None and row["problem"]:
-                failures.append((ids[k], f"{origins[k]}: no pore geometry ({row['problem'].split(': ', 1)[-1]})"))
-                continue
-            values = chemistry_descriptors(g)
-            if row is not None:
-                values.update({"geo_" + c.split(" [")[0]: float(row[c]) for c in geo.columns
-                               if c not in ("id", "path", "problem")})
-            rows.append([values.get(name, np.nan) for name in self.meta["features"]])
-            keep.append(k)
-        X = np.array(rows, dtype=np.float64).reshape(len(rows), len(self.meta["features"]))
-        return [ids[k] for k in keep], [origins[k] for k in keep], X, failures
+            row = geo.iloc[k]
+            problems.append(f"no pore geometry ({row['problem'].split(': ', 1)[-1]})" if row["problem"] else "")
+            values = {**chemistry_descriptors(g), **{"geo_" + c.split(" [")[0]: float(row[c]) for c in geo.columns
+                                                     if c not in ("id", "path", "problem")}}
+            X[k] = [values.get(name, np.nan) for name in self.meta["features"]]
+        return X, problems
+
+    def predict_graphs(self, graphs, workers: int = 1) -> tuple[np.ndarray, list[str]]:
+        """(predictions [n], NaN where the problem [n] is not '') of crystal graphs (:meth:`graph_features`)."""
+        X, problems = self.graph_features(graphs, workers)
+        values = predict_trees(self.arrays, X) if len(X) else np.zeros(0)
+        return np.where([bool(p) for p in problems], np.nan, values), problems
+
+    def features(self, items, cache_dir=None, progress: bool = False, workers: int = 1):
+        """(ids, origins, X [n, F] in :attr:`meta` ``features`` order, failures (id, reason)) of ``items`` (as
+        :meth:`aecgcnn.api.Model.predict` takes them), the failures including structures Zeo++ could not measure."""
+        ids, origins, graphs, failures = item_graphs(items, self.meta["graph_settings"], cache_dir, progress)
+        X, problems = self.graph_features(graphs, workers)
+        keep = [k for k, p in enumerate(problems) if not p]
+        failures += [(ids[k], f"{origins[k]}: {p}") for k, p in enumerate(problems) if p]
+        return [ids[k] for k in keep], [origins[k] for k in keep], X[keep], failures
 
     def predict(self, items, batch_size: int = PREDICT_BATCH_SIZE, attention: bool = False,
                 precision: str | None = None, cache_dir=None, progress: bool = False, domain: bool = True,
