@@ -86,6 +86,9 @@ DOMAIN_K = 5
 DOMAIN_PERCENTILE = 95.0
 #: training crystals kept as the stored reference set (a random subset above this; float16, D = 64: 0.5 MB)
 DOMAIN_REFERENCE = 4096
+#: the bulk-property range a domain accepts: these percentiles of the reference crystals (chosen on validation
+#: crystals against the min-max range and 1-99: benchmarks/domain.py --choose, results in docs/performance.md)
+DOMAIN_RANGE = (0.5, 99.5)
 #: what ``screen`` does with structures outside a model's domain: ``keep`` ranks them with the others (the columns
 #: say it), ``last`` ranks every in-domain structure first, ``drop`` leaves them out of the ranking (listed in
 #: ``<out stem>_outside_domain.csv``); the first is the default

@@ -17,8 +17,9 @@ trained (or added afterwards by ``aecgcnn domain CHECKPOINT``):
 2. **Chemistry.** Elements no training crystal holds (``unseen_elements``): the model never saw their embedding
    being trained.
 3. **Bulk range.** Number of atoms in the cell, volume per atom (Å³), density (g/cm³) and the largest pore
-   radius (Å, :func:`pore_radius`) outside the range of the training crystals (``outside_range``, e.g. ``density
-   7.87 > 3.12``): a learned embedding can place a structure unlike any training crystal near them (a CoRE MOF
+   radius (Å, :func:`pore_radius`) outside the central range of the reference crystals (the
+   :data:`aecgcnn.config.DOMAIN_RANGE` percentiles: about 1 % of training-like crystals fall outside per
+   property; ``outside_range``, e.g. ``density 7.87 > 3.12``): a learned embedding can place a structure unlike any training crystal near them (a CoRE MOF
    model embeds bcc Fe among MOFs, an MP formation-energy model embeds MOFs among its crystals), a range cannot.
 
 ``in_domain`` = d/τ ≤ 1, no unseen element and no bulk property out of range. An ensemble averages its members' d/τ
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 from pymatgen.core import Element
 
-from aecgcnn.config import DOMAIN_K, DOMAIN_PERCENTILE, DOMAIN_REFERENCE
+from aecgcnn.config import DOMAIN_K, DOMAIN_PERCENTILE, DOMAIN_RANGE, DOMAIN_REFERENCE
 from aecgcnn.data.batch import GraphDataset, make_loader
 
 DISTANCE, UNSEEN, RANGE, INSIDE = "domain_distance", "unseen_elements", "outside_range", "in_domain"
@@ -129,7 +130,8 @@ def fit_domain(model, train: GraphDataset, val: GraphDataset, k: int = DOMAIN_K,
     standardisation (``mean``, ``std`` [D]) and ``reference`` [≤ max_reference, D] (float16) from training crystals
     (a random subset of ``max_reference``; all when fewer), ``threshold`` τ (``percentile`` of the validation
     crystals' kNN distance), ``k``, ``elements`` (atomic numbers of every training crystal, not only the subset),
-    ``bulk_min`` / ``bulk_max`` (the range of :data:`BULK` over the reference crystals)."""
+    ``bulk_min`` / ``bulk_max`` (the :data:`aecgcnn.config.DOMAIN_RANGE` percentiles of :data:`BULK` over the
+    reference crystals)."""
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.permutation(len(train))[:max_reference])
     h = crystal_embeddings(model, train.subset(pick.tolist()), batch_size, device)
@@ -142,7 +144,8 @@ def fit_domain(model, train: GraphDataset, val: GraphDataset, k: int = DOMAIN_K,
     return {"version": 1, "mean": torch.from_numpy(mean), "std": torch.from_numpy(std),
             "reference": torch.from_numpy(reference), "k": int(k), "percentile": float(percentile),
             "threshold": float(np.percentile(d_val, percentile)), "elements": torch.tensor(elements),
-            "bulk_min": torch.from_numpy(bulk.min(0)), "bulk_max": torch.from_numpy(bulk.max(0)),
+            "bulk_min": torch.from_numpy(np.percentile(bulk, DOMAIN_RANGE[0], axis=0)),
+            "bulk_max": torch.from_numpy(np.percentile(bulk, DOMAIN_RANGE[1], axis=0)), "bulk_percentiles": list(DOMAIN_RANGE),
             "n_train": len(train), "n_val": len(val)}
 
 
@@ -153,7 +156,8 @@ def domain_summary(domain: dict | None) -> dict:
     return {"k": domain["k"], "percentile": domain["percentile"], "threshold": domain["threshold"],
             "n_reference": int(domain["reference"].shape[0]), "n_train": domain["n_train"],
             "n_val": domain["n_val"], "elements": [Element.from_Z(int(z)).symbol for z in domain["elements"]],
-            "bulk_range": {k: [float(domain["bulk_min"][j]), float(domain["bulk_max"][j])] for j, k in enumerate(BULK)}}
+            "bulk_range": {k: [float(domain["bulk_min"][j]), float(domain["bulk_max"][j])] for j, k in enumerate(BULK)},
+            "bulk_percentiles": list(domain.get("bulk_percentiles", (0.0, 100.0)))}
 
 
 def _members(net) -> list:

@@ -5,7 +5,11 @@ For each model: up to N crystals drawn at random (seed 0) from the test part of 
 model's, plus rock salt and bcc iron. Prints a Markdown table (share in domain; share flagged by the embedding
 distance, by unseen elements and by each bulk range) and its provenance line (save it under benchmarks/results/).
 
-    python benchmarks/domain.py [--n 500] [--models core2019-co2-0.15bar mp-megnet-2018]
+``--choose``: how the bulk range was chosen (:data:`aecgcnn.config.DOMAIN_RANGE`), on validation crystals only:
+for each model, the share of its own validation crystals and of the other's that fall outside the range of its
+reference crystals, for the min-max range and two percentile ranges.
+
+    python benchmarks/domain.py [--n 500] [--models core2019-co2-0.15bar mp-megnet-2018] [--choose]
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from pymatgen.core import Lattice, Structure
 
 from aecgcnn.api import load_model
 from aecgcnn.data.batch import GraphDataset, make_loader
-from aecgcnn.domain import BULK, capture_embeddings, domain_columns
+from aecgcnn.config import DOMAIN_REFERENCE
+from aecgcnn.domain import BULK, bulk_properties, capture_embeddings, domain_columns
 from aecgcnn.ensemble import predict_values
 from aecgcnn.experiment import evaluation_set
 from aecgcnn.provenance import command_line, stamp
@@ -35,12 +40,42 @@ def flags(model, graphs) -> dict[str, float]:
     return out
 
 
+def bulk(graphs) -> np.ndarray:
+    return np.array([[b[k] for k in BULK] for b in map(bulk_properties, graphs)])
+
+
+def choose(models: dict, n: int) -> None:
+    """The range-choice table on validation crystals (see the module docstring)."""
+    vals = {}
+    for name, m in models.items():
+        dataset, val = evaluation_set(m.meta, "val")
+        pick = np.random.default_rng(1).choice(len(val), min(n, len(val)), replace=False)
+        vals[dataset] = bulk([val.graphs[i] for i in pick])
+    print("| model | range of its reference crystals | " + " | ".join(f"{d} validation outside" for d in vals) + " |")
+    print("|---|---|" + "---|" * len(vals))
+    for name, m in models.items():
+        _, train = evaluation_set(m.meta, "train")
+        pick = np.sort(np.random.default_rng(m.meta["extra"]["experiment"]["seed"]).permutation(len(train))
+                       [:DOMAIN_REFERENCE])  # the reference crystals fit_domain draws
+        ref = bulk([train.graphs[i] for i in pick])
+        for lo, hi in [(0, 100), (0.5, 99.5), (1, 99)]:
+            a, b = np.percentile(ref, lo, axis=0), np.percentile(ref, hi, axis=0)
+            shares = [np.mean(((x < a) | (x > b)).any(1)) for x in vals.values()]
+            print(f"| {name} | percentiles {lo:g}-{hi:g} | " + " | ".join(f"{v:.1%}" for v in shares) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--models", nargs="+", default=["core2019-co2-0.15bar", "mp-megnet-2018"])
+    ap.add_argument("--choose", action="store_true", help="the bulk-range choice on validation crystals instead")
     args = ap.parse_args()
     models = {name: load_model(name) for name in args.models}
+    if args.choose:
+        choose(models, args.n)
+        s = stamp("cpu")
+        print(f"{command_line()} at {s['commit']}, {s['device']}, {s['utc']}")
+        return
     tests = {}
     for name, m in models.items():
         dataset, test = evaluation_set(m.meta, "test")
