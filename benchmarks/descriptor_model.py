@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", default=None, help="where the fitted model goes (default: a temporary folder)")
     args = ap.parse_args()
+    started = stamp("cpu")  # the commit and time the measurement starts from
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)
         fit = run_descriptor_baseline(args.dataset, args.split, args.seed, "gb", out_dir=out, portable=True)
@@ -71,7 +72,7 @@ def main() -> None:
     print(f"| the CoRE-2019 table (as fitted) | {np.abs(a - label).mean():.4f} | 0 |")
     print(f"| Zeo++ here (aecgcnn predict) | {np.abs(b - label).mean():.4f} | {np.abs(a - b).mean():.4f} |")
     print(f"{seconds / max(len(pick), 1):.2f} s per CIF (graph + Zeo++, {args.workers} worker(s))")
-    print(f"{command_line()} at {stamp('cpu')['commit']}, {stamp('cpu')['device']}, {stamp('cpu')['utc']}")
+    print(f"{command_line()} at {started['commit']}, {started['device']}, started {started['utc']}")
 
 
 if __name__ == "__main__":

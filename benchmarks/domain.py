@@ -70,11 +70,11 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["core2019-co2-0.15bar", "mp-megnet-2018"])
     ap.add_argument("--choose", action="store_true", help="the bulk-range choice on validation crystals instead")
     args = ap.parse_args()
+    started = stamp("cpu")  # the commit and time the measurement starts from
     models = {name: load_model(name) for name in args.models}
     if args.choose:
         choose(models, args.n)
-        s = stamp("cpu")
-        print(f"{command_line()} at {s['commit']}, {s['device']}, {s['utc']}")
+        print(f"{command_line()} at {started['commit']}, {started['device']}, {started['utc']}")
         return
     tests = {}
     for name, m in models.items():
@@ -93,8 +93,7 @@ def main() -> None:
             own = " (own test part)" if dataset == m.meta["dataset"] else ""
             f = flags(m, graphs)
             print(f"| {name} | {dataset}{own} | {len(graphs)} | " + " | ".join(f"{f[k]:.1%}" for k in header[3:]) + " |")
-    s = stamp("cpu")
-    print(f"{command_line()} at {s['commit']}, {s['device']}, {s['utc']}")
+    print(f"{command_line()} at {started['commit']}, {started['device']}, started {started['utc']}")
 
 
 if __name__ == "__main__":
