@@ -138,7 +138,7 @@ def test_an_ensemble_trains_on_one_split_and_predicts_mean_and_std(tmp_path, cap
     preds = tmp_path / "preds.csv"
     assert main(["predict", str(ens), str(folder), "--out", str(preds)]) == 0
     p = pd.read_csv(preds).set_index("id")
-    assert "3 members" in p.columns[-1]
+    assert "3 members" in p.columns[2] and p["in_domain"].dtype == bool  # members' domains, averaged
     for row in table.itertuples():
         assert abs(p.loc[row.id].iloc[1] - row.prediction) < 1e-4
         assert abs(p.loc[row.id].iloc[2] - row.std) < 1e-4  # predict gives the calibrated σ
