@@ -23,7 +23,7 @@ from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.config import GRAPH_TIME_LIMIT, PREDICT_BATCH_SIZE
 from aecgcnn.domain import capture_embeddings, domain_columns, has_domain
 from aecgcnn.ensemble import Ensemble, is_ensemble, load_ensemble, predict_values
-from aecgcnn.items import item_graphs
+from aecgcnn.items import Predictor, item_graphs
 from aecgcnn.models.fused import compile_for_job, edge_precision
 from aecgcnn.pretrained import resolve_source
 
@@ -43,7 +43,7 @@ def load_model(source, device="cpu"):
     return Model(net, meta, str(path), device)
 
 
-class Model:
+class Model(Predictor):
     """A trained model or ensemble with its metadata: ``predict`` and ``explain`` on any mix of inputs.
 
     Attributes: ``net`` (the torch module: one model, or an :class:`aecgcnn.ensemble.Ensemble`), ``meta`` (the
@@ -53,21 +53,6 @@ class Model:
     def __init__(self, net, meta: dict, source: str = "", device="cpu"):
         self.net, self.meta, self.source, self.device = net.eval(), meta, source, device
         self.is_ensemble = isinstance(net, Ensemble)
-
-    @property
-    def target(self) -> str:
-        """The predicted quantity (the dataset's target column)."""
-        return self.meta.get("target", "target")
-
-    @property
-    def units(self) -> str:
-        """Units of the prediction (e.g. ``mol/kg``, ``eV/atom``)."""
-        return self.meta.get("units", "")
-
-    @property
-    def prediction_column(self) -> str:
-        """The prediction column's name: ``prediction (<target>, <units>)``."""
-        return f"prediction ({self.target}, {self.units})"
 
     def __repr__(self) -> str:
         kind = f"ensemble of {len(self.net.members)}" if self.is_ensemble else self.meta.get("kind", "model")

@@ -103,3 +103,26 @@ def item_graphs(items, settings: GraphSettings, cache_dir=None, progress: bool =
             by_index[k] = graph
     kept = sorted(by_index)
     return [items[k].id for k in kept], [items[k].origin for k in kept], [by_index[k] for k in kept], failures
+
+
+class Predictor:
+    """What every loaded model kind says of its predictions, from its ``meta`` (the checkpoint's or saved model's
+    metadata): :attr:`target`, :attr:`units`, :attr:`prediction_column`."""
+
+    meta: dict
+
+    @property
+    def target(self) -> str:
+        """The predicted quantity (the dataset's target column)."""
+        return self.meta.get("target", "target")
+
+    @property
+    def units(self) -> str:
+        """Units of the prediction (e.g. ``mol/kg``, ``eV/atom``)."""
+        return self.meta.get("units", "")
+
+    @property
+    def prediction_column(self) -> str:
+        """The prediction column's name: ``prediction (<target>, <units>)``."""
+        return f"prediction ({self.target}, {self.units})"
+

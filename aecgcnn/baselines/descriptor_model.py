@@ -25,7 +25,7 @@ from aecgcnn.config import PREDICT_BATCH_SIZE, PROBE_RADIUS
 from aecgcnn.errors import InputError
 from aecgcnn.geometry import pore_geometry
 from aecgcnn.graph import GraphSettings
-from aecgcnn.items import item_graphs
+from aecgcnn.items import Predictor, item_graphs
 
 FILE = "descriptor_model.npz"
 #: the table's geometry columns a saved model may use: those ``aecgcnn geometry`` computes for any CIF
@@ -57,7 +57,7 @@ def is_descriptor_model(path) -> bool:
     return (path / FILE).is_file() if path.is_dir() else (path.suffix == ".npz" and path.is_file())
 
 
-class DescriptorModel:
+class DescriptorModel(Predictor):
     """A saved descriptor model, with :class:`aecgcnn.api.Model`'s ``predict`` interface (no ensemble σ, no
     attention, no domain)."""
 
@@ -72,18 +72,6 @@ class DescriptorModel:
             self.arrays = {k: z[k] for k in z.files if k != "header"}
             self.meta = json.loads(str(z["header"]))
         self.meta["graph_settings"] = GraphSettings(**self.meta["graph_settings"])
-
-    @property
-    def target(self) -> str:
-        return self.meta.get("target", "target")
-
-    @property
-    def units(self) -> str:
-        return self.meta.get("units", "")
-
-    @property
-    def prediction_column(self) -> str:
-        return f"prediction ({self.target}, {self.units})"
 
     def __repr__(self) -> str:
         return (f"DescriptorModel({self.meta.get('regressor', '?')}, {len(self.meta['features'])} descriptors, predicts "
