@@ -19,7 +19,8 @@ trained (or added afterwards by ``aecgcnn domain CHECKPOINT``):
 3. **Bulk range.** Number of atoms in the cell, volume per atom (Å³), density (g/cm³) and the largest pore
    radius (Å, :func:`pore_radius`) outside the central range of the reference crystals (the
    :data:`aecgcnn.config.DOMAIN_RANGE` percentiles: about 1 % of training-like crystals fall outside per
-   property; ``outside_range``, e.g. ``density 7.87 > 3.12``): a learned embedding can place a structure unlike any training crystal near them (a CoRE MOF
+   property; the pore radius is checked against the top only, :data:`UPPER_ONLY`; ``outside_range``, e.g. ``density
+   7.87 > 3.12``): a learned embedding can place a structure unlike any training crystal near them (a CoRE MOF
    model embeds bcc Fe among MOFs, an MP formation-energy model embeds MOFs among its crystals), a range cannot.
 
 ``in_domain`` = d/τ ≤ 1, no unseen element and no bulk property out of range. An ensemble averages its members' d/τ
@@ -40,6 +41,9 @@ DISTANCE, UNSEEN, RANGE, INSIDE = "domain_distance", "unseen_elements", "outside
 COLUMNS = (DISTANCE, UNSEEN, RANGE, INSIDE)
 #: the bulk properties whose training range a domain stores, with their units
 BULK = {"n_atoms": "", "volume_per_atom": "Å³", "density": "g/cm³", "pore_radius": "Å"}
+#: bulk properties checked against the top of the range only: a pore radius below the training crystals' is denser
+#: packing (which the density checks), not a pore the model never saw (a formation-energy model would flag bcc iron)
+UPPER_ONLY = ("pore_radius",)
 _MASS = np.array([0.0] + [float(Element.from_Z(z).atomic_mass) for z in range(1, 119)])
 with warnings.catch_warnings():  # pymatgen warns for the superheavy elements it has no radius of (2 Å taken)
     warnings.simplefilter("ignore")
@@ -169,11 +173,18 @@ def has_domain(net) -> bool:
     return all(getattr(m, "domain", None) for m in _members(net))
 
 
+def outside(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Per crystal and :data:`BULK` property ([n, P] of ``values`` [n, P]): below ``low`` (except the
+    :data:`UPPER_ONLY` properties) or above ``high``."""
+    lower = np.array([name not in UPPER_ONLY for name in BULK])
+    return ((values < low) & lower) | (values > high)
+
+
 def _out_of_range(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> str:
-    """'density 7.87 > 3.12, ...' for the :data:`BULK` values beyond [low, high]; '' when all are inside."""
+    """'density 7.87 > 3.12, ...' for the :data:`BULK` values out of range (:func:`outside`); '' when none is."""
     said = []
     for j, (name, unit) in enumerate(BULK.items()):
-        if values[j] < low[j] or values[j] > high[j]:
+        if outside(values[None], low, high)[0, j]:
             bound = f"< {low[j]:.3g}" if values[j] < low[j] else f"> {high[j]:.3g}"
             said.append(f"{name} {values[j]:.3g} {bound}{(' ' + unit) if unit else ''}")
     return ", ".join(said)

@@ -21,7 +21,7 @@ from pymatgen.core import Lattice, Structure
 from aecgcnn.api import load_model
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.config import DOMAIN_REFERENCE
-from aecgcnn.domain import BULK, bulk_properties, capture_embeddings, domain_columns
+from aecgcnn.domain import BULK, bulk_properties, capture_embeddings, domain_columns, outside
 from aecgcnn.ensemble import predict_values
 from aecgcnn.experiment import evaluation_set
 from aecgcnn.provenance import command_line, stamp
@@ -60,7 +60,7 @@ def choose(models: dict, n: int) -> None:
         ref = bulk([train.graphs[i] for i in pick])
         for lo, hi in [(0, 100), (0.5, 99.5), (1, 99)]:
             a, b = np.percentile(ref, lo, axis=0), np.percentile(ref, hi, axis=0)
-            shares = [np.mean(((x < a) | (x > b)).any(1)) for x in vals.values()]
+            shares = [np.mean(outside(x, a, b).any(1)) for x in vals.values()]
             print(f"| {name} | percentiles {lo:g}-{hi:g} | " + " | ".join(f"{v:.1%}" for v in shares) + " |")
 
 

@@ -34,6 +34,13 @@ def test_bulk_properties_match_pymatgen(structures):
 LARGE_PORE = "ABETIN_clean"
 
 
+def test_the_pore_radius_is_checked_against_the_top_of_the_range_only():
+    from aecgcnn.domain import outside
+    low, high = np.array([10, 5, 0.5, 0.0]), np.array([100, 50, 3.0, 4.0])
+    got = outside(np.array([[5, 20, 1.0, -1.0], [50, 20, 1.0, 6.0], [50, 20, 4.0, 1.0]]), low, high)
+    assert got.tolist() == [[True, False, False, False], [False, False, False, True], [False, False, True, False]]
+
+
 def nacl():
     return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
 
@@ -61,8 +68,8 @@ def test_a_core_mof_model_flags_rock_salt_and_iron_and_keeps_core_mofs(core_mode
 def test_a_formation_energy_model_flags_a_mof(core_cifs):
     mp = aecgcnn.load_model("mp-megnet-2018")
     assert mp.has_domain
-    table = mp.predict([core_cifs[LARGE_PORE], nacl()])
-    assert table["in_domain"].tolist() == [False, True]
+    table = mp.predict([core_cifs[LARGE_PORE], nacl(), bcc_fe()])
+    assert table["in_domain"].tolist() == [False, True, True]  # dense solids are its domain
 
 
 def test_predict_without_a_domain_has_no_domain_columns(core_model, core_cifs):
