@@ -80,25 +80,25 @@ def test_lr_factor_is_the_written_schedule():
 def test_a_killed_cosine_run_resumes_bit_for_bit_and_early_stopping_stays_stopped(tmp_path, monkeypatch):
     import aecgcnn.train as train
     (tmp_path / "straight").mkdir()
-    _, r_straight = run(4, tmp_path / "straight", lr_schedule="cosine", warmup_epochs=1)
+    _, r_straight = run(3, tmp_path / "straight", lr_schedule="cosine", warmup_epochs=1)
     (tmp_path / "killed").mkdir()
     calls, real = [], train.train_step
-    def dying(*a, **k):  # noqa: E306  killed in the first batch of epoch 3 (3 batches per epoch)
+    def dying(*a, **k):  # noqa: E306  killed in the first batch of epoch 2 (3 batches per epoch)
         calls.append(1)
-        if len(calls) == 7:
+        if len(calls) == 4:
             raise KeyboardInterrupt
         return real(*a, **k)
     monkeypatch.setattr(train, "train_step", dying)
     with pytest.raises(KeyboardInterrupt):
-        run(4, tmp_path / "killed", lr_schedule="cosine", warmup_epochs=1)
+        run(3, tmp_path / "killed", lr_schedule="cosine", warmup_epochs=1)
     monkeypatch.setattr(train, "train_step", real)
-    _, r_resumed = run(4, tmp_path / "killed", resume=True, lr_schedule="cosine", warmup_epochs=1)
+    _, r_resumed = run(3, tmp_path / "killed", resume=True, lr_schedule="cosine", warmup_epochs=1)
     assert [r["val_mae"] for r in r_resumed.history] == [r["val_mae"] for r in r_straight.history]
     # patience 1: the run ends at the first epoch that does not beat the best so far, and a resume trains no more
     (tmp_path / "stop").mkdir()
-    _, r = run(10, tmp_path / "stop", patience=1, lr=0.05)
+    _, r = run(6, tmp_path / "stop", patience=1, lr=0.05)
     maes = [row["val_mae"] for row in r.history]
-    first_miss = next(e for e in range(2, 11) if maes[e - 1] >= min(maes[:e - 1]))
-    assert len(maes) == first_miss < 10 and r.best_epoch == int(np.argmin(maes)) + 1
-    _, again = run(10, tmp_path / "stop", resume=True, patience=1, lr=0.05)
+    first_miss = next(e for e in range(2, 7) if maes[e - 1] >= min(maes[:e - 1]))
+    assert len(maes) == first_miss < 6 and r.best_epoch == int(np.argmin(maes)) + 1
+    _, again = run(6, tmp_path / "stop", resume=True, patience=1, lr=0.05)
     assert len(again.history) == first_miss
