@@ -109,7 +109,8 @@ def describe(card: dict) -> str:
             f"  trained: {card['trained_with']['command']} (commit {card['trained_with']['commit']}, "
             f"{card['trained_with']['device']}; per-edge GEMMs {_precision(card)})"
             + (f"\n  applicability domain: kNN distance (k={d['k']}) to {d['n_reference']:,} training crystals, inside up to "
-               f"the {d['percentile']:g}th percentile of the validation crystals'; {len(d['elements'])} elements seen"
+               f"the {d['percentile']:g}th percentile of the validation crystals'; {len(d['elements'])} elements seen; bulk "
+               f"ranges: {'-'.join(f'{q:g}' for q in d.get('bulk_percentiles', (0, 100)))} percentiles"
                if (d := card.get("domain")) else "\n  applicability domain: none stored (add it: aecgcnn domain)")
             + (f"\n  note: {card['note']}" if card.get("note") else ""))
 
