@@ -83,9 +83,10 @@ def _graph_of_structure(job):
 
 
 def item_graphs(items, settings: GraphSettings, cache_dir=None, progress: bool = False,
-                time_limit: float | None = GRAPH_TIME_LIMIT):
+                time_limit: float | None = GRAPH_TIME_LIMIT, with_cif: bool = False):
     """(ids, origins, graphs, failures) of ``items`` (:func:`collect_items`) with graph ``settings``; CIF inputs go
-    through the graph cache, structures are built directly; bad inputs are failures (id, reason)."""
+    through the graph cache, structures are built directly; bad inputs are failures (id, reason). ``with_cif``: a
+    fifth list, each kept item's CIF text (None for a structure given in memory)."""
     items, failures = collect_items(items)
     # keyed by position: two files of one name in different folders are two items
     cifs = [Entry(id=str(k), target=float("nan"), cif=it.cif, source=it.origin, meta={"path": it.origin})
@@ -102,7 +103,8 @@ def item_graphs(items, settings: GraphSettings, cache_dir=None, progress: bool =
         else:
             by_index[k] = graph
     kept = sorted(by_index)
-    return [items[k].id for k in kept], [items[k].origin for k in kept], [by_index[k] for k in kept], failures
+    out = [items[k].id for k in kept], [items[k].origin for k in kept], [by_index[k] for k in kept], failures
+    return (*out, [items[k].cif for k in kept]) if with_cif else out
 
 
 class Predictor:

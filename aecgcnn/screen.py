@@ -184,6 +184,7 @@ def screen(model, meta: dict, sources, out, batch_size: int = PREDICT_BATCH_SIZE
             if not jobs:
                 break
             pending = []
+            texts = {job[0]: job[2] for job in jobs}  # a descriptor model hands Zeo++ the CIF as given
             for origin, cid, graph, err in map_limited(_build, jobs, workers, time_limit, _timed_out, _crashed):
                 if err:
                     w.writerow({"origin": origin, "id": cid, "problem": " ".join(err.split())})  # one line
@@ -192,13 +193,13 @@ def screen(model, meta: dict, sources, out, batch_size: int = PREDICT_BATCH_SIZE
                     continue
                 pending.append((origin, cid, graph))
                 if len(pending) == batch_size:
-                    done_now = _predict_rows(model, pending, w, device, workers)
+                    done_now = _predict_rows(model, pending, w, device, workers, texts)
                     n_pred, n_skip = n_pred + done_now, n_skip + len(pending) - done_now
                     bar.update(len(pending))
                     pending = []
                     fh.flush()
             if pending:
-                done_now = _predict_rows(model, pending, w, device, workers)
+                done_now = _predict_rows(model, pending, w, device, workers, texts)
                 n_pred, n_skip = n_pred + done_now, n_skip + len(pending) - done_now
                 bar.update(len(pending))
             fh.flush()
@@ -208,11 +209,12 @@ def screen(model, meta: dict, sources, out, batch_size: int = PREDICT_BATCH_SIZE
 
 
 @torch.no_grad()
-def _predict_rows(model, items, writer, device, workers: int = 1) -> int:
+def _predict_rows(model, items, writer, device, workers: int = 1, texts: dict | None = None) -> int:
     """Predict a batch of (origin, id, graph) and write a row each → how many were predicted (a descriptor model
     writes a problem row for a structure Zeo++ cannot measure)."""
     if isinstance(model, DescriptorModel):
-        values, problems = model.predict_graphs([g for _, _, g in items], workers)
+        values, problems = model.predict_graphs([g for _, _, g in items], workers,
+                                                [(texts or {}).get(o) for o, _, _ in items])
         for (origin, cid, g), v, why in zip(items, values, problems):
             writer.writerow({"origin": origin, "id": cid, "atoms": g.num_atoms,
                              **({"problem": f"{origin}: {why}"} if why else {"prediction": v})})

@@ -77,14 +77,15 @@ class DescriptorModel(Predictor):
         return (f"DescriptorModel({self.meta.get('regressor', '?')}, {len(self.meta['features'])} descriptors, predicts "
                 f"{self.target} ({self.units}) of {self.meta.get('dataset', '?')}, {self.source})")
 
-    def graph_features(self, graphs, workers: int = 1) -> tuple[np.ndarray, list[str]]:
+    def graph_features(self, graphs, workers: int = 1, cifs=None) -> tuple[np.ndarray, list[str]]:
         """(X [n, F] in :attr:`meta` ``features`` order, problems [n]: '' or why that crystal has no pore geometry)
-        of crystal graphs: the chemistry from the graph, Zeo++ on each structure as its graph saw it."""
+        of crystal graphs: the chemistry from the graph, Zeo++ on each structure's CIF (``cifs`` [n]: the texts
+        given, as the CoRE-2019 table was computed from them; where None, the structure as its graph saw it)."""
         with tempfile.TemporaryDirectory() as tmp:
             files = []
             for k, g in enumerate(graphs):  # Zeo++ reads files
                 f = Path(tmp) / f"s{k}.cif"
-                f.write_text(_cif_of(g))
+                f.write_text(cifs[k] if cifs is not None and cifs[k] is not None else _cif_of(g))
                 files.append(f)
             geo = pore_geometry(files, workers=workers, probe=self.meta["probe"]) if files else pd.DataFrame()
         X = np.full((len(graphs), len(self.meta["features"])), np.nan)
@@ -97,17 +98,18 @@ class DescriptorModel(Predictor):
             X[k] = [values.get(name, np.nan) for name in self.meta["features"]]
         return X, problems
 
-    def predict_graphs(self, graphs, workers: int = 1) -> tuple[np.ndarray, list[str]]:
+    def predict_graphs(self, graphs, workers: int = 1, cifs=None) -> tuple[np.ndarray, list[str]]:
         """(predictions [n], NaN where the problem [n] is not '') of crystal graphs (:meth:`graph_features`)."""
-        X, problems = self.graph_features(graphs, workers)
+        X, problems = self.graph_features(graphs, workers, cifs)
         values = predict_trees(self.arrays, X) if len(X) else np.zeros(0)
         return np.where([bool(p) for p in problems], np.nan, values), problems
 
     def features(self, items, cache_dir=None, progress: bool = False, workers: int = 1):
         """(ids, origins, X [n, F] in :attr:`meta` ``features`` order, failures (id, reason)) of ``items`` (as
         :meth:`aecgcnn.api.Model.predict` takes them), the failures including structures Zeo++ could not measure."""
-        ids, origins, graphs, failures = item_graphs(items, self.meta["graph_settings"], cache_dir, progress)
-        X, problems = self.graph_features(graphs, workers)
+        ids, origins, graphs, failures, cifs = item_graphs(items, self.meta["graph_settings"], cache_dir, progress,
+                                                           with_cif=True)
+        X, problems = self.graph_features(graphs, workers, cifs)
         keep = [k for k, p in enumerate(problems) if not p]
         failures += [(ids[k], f"{origins[k]}: {p}") for k, p in enumerate(problems) if p]
         return [ids[k] for k in keep], [origins[k] for k in keep], X[keep], failures
