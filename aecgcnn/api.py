@@ -85,7 +85,7 @@ class Model(Predictor):
         values, stds = [], []
         domain = domain and self.has_domain
         with (compile_for_job(len(graphs)), edge_precision(precision or trained_edge_precision(self.meta)),
-              capture_embeddings(self.net) as captured):
+              capture_embeddings(self.net, enabled=domain) as captured):
             for batch in make_loader(GraphDataset(graphs, None, ids), batch_size, device=self.device):
                 v, s = predict_values(self.net, batch.to(self.device))
                 values.extend(v)

@@ -34,14 +34,25 @@ def load_checkpoint(path, device="cpu"):
     """Rebuild one model from a checkpoint file or a run folder (its ``checkpoint.pt``): returns ``(model in eval
     mode, metadata dict)``. Weights and plain data only (:func:`aecgcnn.safeload.load_pt`). Ensembles and shipped
     models by name: :func:`aecgcnn.api.load_model`."""
+    return model_from_checkpoint(read_checkpoint(path)[1], device)
+
+
+def read_checkpoint(path) -> tuple[Path, dict]:
+    """(the checkpoint file, its contents as saved, on the CPU) of a checkpoint file or a run folder; an
+    :class:`InputError` when there is none or it is not an aecgcnn checkpoint."""
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoint.pt"
     if not path.exists():
         raise InputError(f"{path}: checkpoint not found")
-    ckpt = load_pt(path, map_location=device, what="aecgcnn checkpoint")
+    ckpt = load_pt(path, map_location="cpu", what="aecgcnn checkpoint")
     if not isinstance(ckpt, dict) or "kind" not in ckpt or "config" not in ckpt:
         raise InputError(f"{path}: not an aecgcnn checkpoint (no model kind / config)")
+    return path, ckpt
+
+
+def model_from_checkpoint(ckpt: dict, device="cpu"):
+    """(model in eval mode on ``device``, metadata dict) of a checkpoint's contents (:func:`read_checkpoint`)."""
     model = build_model(ckpt["kind"], ckpt["config"], legacy=True)
     model.load_state_dict(ckpt["state_dict"])
     model.to(device).eval()

@@ -1,6 +1,6 @@
 """Applicability domain: how far a crystal is from what a model was trained on.
 
-Two checks, both stored in the checkpoint (``checkpoint["domain"]``, plain tensors and numbers) when a model is
+Three checks, stored in the checkpoint (``checkpoint["domain"]``, plain tensors and numbers) when a model is
 trained (or added afterwards by ``aecgcnn domain CHECKPOINT``):
 
 1. **Embedding distance.** The crystal vector a model feeds its readout MLP (``h`` [B, D]: the attention- or
@@ -68,6 +68,11 @@ def pore_radius(graph, neighbours: int = 8) -> float:
     return float((dist - radii[idx]).min(1).max())
 
 
+def bulk_matrix(graphs) -> np.ndarray:
+    """The :data:`BULK` properties of crystal graphs as a matrix [n, P] (columns in :data:`BULK` order)."""
+    return np.array([[b[name] for name in BULK] for b in map(bulk_properties, graphs)]).reshape(-1, len(BULK))
+
+
 def bulk_properties(graph, pore: bool = True) -> dict[str, float]:
     """Number of atoms in the cell, volume per atom (Å³), density (g/cm³; 1 amu/Å³ = 1.66054 g/cm³) and largest pore
     radius (Å, :func:`pore_radius`; left out without ``pore``) of a :class:`aecgcnn.graph.CrystalGraph`."""
@@ -81,10 +86,10 @@ class capture_embeddings:
     """Context manager recording the crystal vectors every model of ``net`` (one model or an ensemble's members)
     feeds its readout MLP, while the caller runs forward passes: ``.rows()`` → one array [n, D] per model, rows in
     the order the crystals went through. Any model with a ``readout`` module (every family of
-    :mod:`aecgcnn.models`)."""
+    :mod:`aecgcnn.models`). ``enabled=False``: records nothing (no hook)."""
 
-    def __init__(self, net):
-        self.models = _members(net)
+    def __init__(self, net, enabled: bool = True):
+        self.models = _members(net) if enabled else []
         self.captured: list[list[torch.Tensor]] = [[] for _ in self.models]
         self.hooks = []
 
@@ -129,22 +134,24 @@ def knn_distance(x: np.ndarray, reference: np.ndarray, k: int, exclude_self: boo
 
 def fit_domain(model, train: GraphDataset, val: GraphDataset, k: int = DOMAIN_K,
                percentile: float = DOMAIN_PERCENTILE, max_reference: int = DOMAIN_REFERENCE, seed: int = 0,
-               batch_size: int = 64, device="cpu") -> dict:
+               batch_size: int = 64, device="cpu", train_embeddings: np.ndarray | None = None) -> dict:
     """The domain of a trained ``model`` (a plain dict of tensors and numbers, what checkpoints store): the
     standardisation (``mean``, ``std`` [D]) and ``reference`` [≤ max_reference, D] (float16) from training crystals
     (a random subset of ``max_reference``; all when fewer), ``threshold`` τ (``percentile`` of the validation
     crystals' kNN distance), ``k``, ``elements`` (atomic numbers of every training crystal, not only the subset),
     ``bulk_min`` / ``bulk_max`` (the :data:`aecgcnn.config.DOMAIN_RANGE` percentiles of :data:`BULK` over the
-    reference crystals)."""
+    reference crystals). ``train_embeddings``: the crystal vectors [len(train), D] of every training crystal when
+    the caller already has them (a run captures them while it predicts its training set), else computed here."""
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.permutation(len(train))[:max_reference])
-    h = crystal_embeddings(model, train.subset(pick.tolist()), batch_size, device)
+    h = (train_embeddings[pick] if train_embeddings is not None
+         else crystal_embeddings(model, train.subset(pick.tolist()), batch_size, device))
     mean, std = h.mean(0), h.std(0) + 1e-6
     reference = ((h - mean) / std).astype(np.float16)
     hv = (crystal_embeddings(model, val, batch_size, device) - mean) / std
     d_val = knn_distance(hv, reference.astype(np.float32), k)
     elements = sorted({int(z) for g in train.graphs for z in np.unique(g.atomic_numbers)})
-    bulk = np.array([[b[k] for k in BULK] for b in (bulk_properties(train.graphs[i]) for i in pick)])
+    bulk = bulk_matrix([train.graphs[i] for i in pick])
     return {"version": 1, "mean": torch.from_numpy(mean), "std": torch.from_numpy(std),
             "reference": torch.from_numpy(reference), "k": int(k), "percentile": float(percentile),
             "threshold": float(np.percentile(d_val, percentile)), "elements": torch.tensor(elements),
@@ -161,7 +168,7 @@ def domain_summary(domain: dict | None) -> dict:
             "n_reference": int(domain["reference"].shape[0]), "n_train": domain["n_train"],
             "n_val": domain["n_val"], "elements": [Element.from_Z(int(z)).symbol for z in domain["elements"]],
             "bulk_range": {k: [float(domain["bulk_min"][j]), float(domain["bulk_max"][j])] for j, k in enumerate(BULK)},
-            "bulk_percentiles": list(domain.get("bulk_percentiles", (0.0, 100.0)))}
+            "bulk_percentiles": list(domain["bulk_percentiles"])}
 
 
 def _members(net) -> list:
@@ -182,9 +189,9 @@ def outside(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray
 
 def _out_of_range(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> str:
     """'density 7.87 > 3.12, ...' for the :data:`BULK` values out of range (:func:`outside`); '' when none is."""
-    said = []
+    said, beyond = [], outside(values[None], low, high)[0]
     for j, (name, unit) in enumerate(BULK.items()):
-        if outside(values[None], low, high)[0, j]:
+        if beyond[j]:
             bound = f"< {low[j]:.3g}" if values[j] < low[j] else f"> {high[j]:.3g}"
             said.append(f"{name} {values[j]:.3g} {bound}{(' ' + unit) if unit else ''}")
     return ", ".join(said)
@@ -206,6 +213,6 @@ def domain_columns(net, embeddings: list[np.ndarray], graphs) -> dict[str, list]
     low, high = np.min(lows, axis=0), np.max(highs, axis=0)
     unseen = [" ".join(Element.from_Z(z).symbol for z in sorted(set(np.unique(g.atomic_numbers).tolist()) - seen))
               for g in graphs]
-    beyond = [_out_of_range(np.array([b[k] for k in BULK]), low, high) for b in map(bulk_properties, graphs)]
+    beyond = [_out_of_range(values, low, high) for values in bulk_matrix(graphs)]
     return {DISTANCE: score.tolist(), UNSEEN: unseen, RANGE: beyond,
             INSIDE: [bool(s <= 1.0 and not u and not r) for s, u, r in zip(score, unseen, beyond)]}

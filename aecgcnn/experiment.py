@@ -18,13 +18,13 @@ import torch
 
 from aecgcnn import distributed
 from aecgcnn.errors import InputError
-from aecgcnn.checkpoint import load_checkpoint, save_checkpoint
+from aecgcnn.checkpoint import load_checkpoint, model_from_checkpoint, read_checkpoint, save_checkpoint
 from aecgcnn.data.batch import GraphDataset
 from aecgcnn.data.cache import build_graphs, write_problems
 from aecgcnn.data.datasets import (DATASETS, dataset_digests, is_demo, load_entries, recorded_same_data,
                                    resolve_data_dir)
 from aecgcnn.data.splits import load_split, make_split, save_split
-from aecgcnn.domain import domain_summary, fit_domain
+from aecgcnn.domain import capture_embeddings, domain_summary, fit_domain
 from aecgcnn.graph import GraphSettings
 from aecgcnn.ensemble import MANIFEST, is_ensemble, load_ensemble, predict_with_std
 from aecgcnn.metrics import aggregate, calibration, regression_metrics, sigma_scale
@@ -300,9 +300,8 @@ def fit_checkpoint_domain(path, out=None, data_dir=None, cache_dir=None, device=
     validation crystals of the split its recorded experiment draws, and write it into the checkpoint (``out``: a
     copy there instead) → the domain's summary. A run's ``metrics.json`` or a shipped model's ``card.json`` beside
     the checkpoint gets the summary too."""
-    path = Path(path)
-    ckpt_path = path / "checkpoint.pt" if path.is_dir() else path
-    model, meta = load_checkpoint(ckpt_path, device)
+    ckpt_path, ckpt = read_checkpoint(path)
+    model, meta = model_from_checkpoint(ckpt, device)
     saved = meta.get("extra", {}).get("experiment")
     if not saved:
         raise InputError(f"{ckpt_path}: records no experiment, so its training crystals are unknown")
@@ -311,7 +310,6 @@ def fit_checkpoint_domain(path, out=None, data_dir=None, cache_dir=None, device=
     _, val = evaluation_set(meta, "val", data_dir=data_dir, cache_dir=cache_dir, entries=entries)
     with fused.edge_precision(saved.get("edge_precision") or LEGACY_EDGE_PRECISION):
         domain = fit_domain(model, train, val, seed=saved.get("seed", 0), device=device)
-    ckpt = load_pt(ckpt_path, map_location="cpu", what="aecgcnn checkpoint")
     ckpt["domain"] = domain
     target = Path(out) if out else ckpt_path
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -379,8 +377,9 @@ def _test_and_write(exp: Experiment, model, sets, split, built, unlabelled, resu
     (checkpoint.pt, test_predictions.csv, metrics.json) when given."""
     device = resolve_device(exp.device)
     p_test, t_test = predict_dataset(model, sets["test"], ts["batch_size"], device, edge_precision=exp.edge_precision)
-    p_train, t_train = predict_dataset(model, sets["train"], ts["batch_size"], device,
-                                       edge_precision=exp.edge_precision)
+    with capture_embeddings(model, enabled=out is not None) as captured:  # the domain's training embeddings
+        p_train, t_train = predict_dataset(model, sets["train"], ts["batch_size"], device,
+                                           edge_precision=exp.edge_precision)
     spec = DATASETS.get(exp.dataset)
     metrics = {
         "test": regression_metrics(t_test, p_test),
@@ -402,7 +401,7 @@ def _test_and_write(exp: Experiment, model, sets, split, built, unlabelled, resu
     if out:
         with fused.edge_precision(exp.edge_precision):
             model.domain = fit_domain(model, sets["train"], sets["val"], seed=exp.seed, batch_size=ts["batch_size"],
-                                      device=device)
+                                      device=device, train_embeddings=captured.rows()[0])
         metrics["domain"] = domain_summary(model.domain)  # fitted by the run's own command (its provenance)
         save_checkpoint(out / "checkpoint.pt", model, graph_settings(exp), exp.dataset, metrics["target"],
                         metrics["units"], extra={"preset": exp.preset, "test_mae": metrics["test"]["mae"], "experiment": asdict(exp)})

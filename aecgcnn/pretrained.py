@@ -110,7 +110,7 @@ def describe(card: dict) -> str:
             f"{card['trained_with']['device']}; per-edge GEMMs {_precision(card)})"
             + (f"\n  applicability domain: kNN distance (k={d['k']}) to {d['n_reference']:,} training crystals, inside up to "
                f"the {d['percentile']:g}th percentile of the validation crystals'; {len(d['elements'])} elements seen; bulk "
-               f"ranges: {'-'.join(f'{q:g}' for q in d.get('bulk_percentiles', (0, 100)))} percentiles"
+               f"ranges: {'-'.join(f'{q:g}' for q in d['bulk_percentiles'])} percentiles"
                if (d := card.get("domain")) else "\n  applicability domain: none stored (add it: aecgcnn domain)")
             + (f"\n  note: {card['note']}" if card.get("note") else ""))
 

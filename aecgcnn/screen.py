@@ -220,9 +220,10 @@ def _predict_rows(model, items, writer, device, workers: int = 1, texts: dict | 
                              **({"problem": f"{origin}: {why}"} if why else {"prediction": v})})
         return sum(not why for why in problems)
     ds = GraphDataset([g for _, _, g in items], None, [o for o, _, _ in items])
-    with capture_embeddings(model) as captured:
+    domain = has_domain(model)
+    with capture_embeddings(model, enabled=domain) as captured:
         mean, std = predict_values(model, next(iter(make_loader(ds, len(items)))).to(device))
-    dom = domain_columns(model, captured.rows(), ds.graphs) if has_domain(model) else {}
+    dom = domain_columns(model, captured.rows(), ds.graphs) if domain else {}
     for k, ((origin, cid, g), m) in enumerate(zip(items, mean)):
         writer.writerow({"origin": origin, "id": cid, "prediction": m, "std": "" if std is None else std[k],
                          "atoms": g.num_atoms, **{c: v[k] for c, v in dom.items()}})

@@ -21,7 +21,7 @@ from pymatgen.core import Lattice, Structure
 from aecgcnn.api import load_model
 from aecgcnn.data.batch import GraphDataset, make_loader
 from aecgcnn.config import DOMAIN_REFERENCE
-from aecgcnn.domain import BULK, bulk_properties, capture_embeddings, domain_columns, outside
+from aecgcnn.domain import BULK, bulk_matrix, capture_embeddings, domain_columns, outside
 from aecgcnn.ensemble import predict_values
 from aecgcnn.experiment import evaluation_set
 from aecgcnn.provenance import command_line, stamp
@@ -40,24 +40,20 @@ def flags(model, graphs) -> dict[str, float]:
     return out
 
 
-def bulk(graphs) -> np.ndarray:
-    return np.array([[b[k] for k in BULK] for b in map(bulk_properties, graphs)])
-
-
 def choose(models: dict, n: int) -> None:
     """The range-choice table on validation crystals (see the module docstring)."""
     vals = {}
     for name, m in models.items():
         dataset, val = evaluation_set(m.meta, "val")
         pick = np.random.default_rng(1).choice(len(val), min(n, len(val)), replace=False)
-        vals[dataset] = bulk([val.graphs[i] for i in pick])
+        vals[dataset] = bulk_matrix([val.graphs[i] for i in pick])
     print("| model | range of its reference crystals | " + " | ".join(f"{d} validation outside" for d in vals) + " |")
     print("|---|---|" + "---|" * len(vals))
     for name, m in models.items():
         _, train = evaluation_set(m.meta, "train")
         pick = np.sort(np.random.default_rng(m.meta["extra"]["experiment"]["seed"]).permutation(len(train))
                        [:DOMAIN_REFERENCE])  # the reference crystals fit_domain draws
-        ref = bulk([train.graphs[i] for i in pick])
+        ref = bulk_matrix([train.graphs[i] for i in pick])
         for lo, hi in [(0, 100), (0.5, 99.5), (1, 99)]:
             a, b = np.percentile(ref, lo, axis=0), np.percentile(ref, hi, axis=0)
             shares = [np.mean(outside(x, a, b).any(1)) for x in vals.values()]
